@@ -1,0 +1,41 @@
+"""gunicorn settings for the embedded default (`make run`) and a single host.
+
+No access log: it would record every client's address. Threads rather than
+processes suit SQLite and slow uploads over Tor: a thread waiting on a slow
+client costs little, and the worker's heartbeat does not depend on it.
+"""
+
+import os
+
+bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+worker_class = "gthread"
+workers = int(os.environ.get("WEB_WORKERS", "2"))
+threads = int(os.environ.get("WEB_THREADS", "8"))
+# A 1 GB video over Tor can take an hour: give up only on a silent client.
+timeout = 120
+graceful_timeout = 60
+keepalive = 5
+accesslog = None
+errorlog = "-"
+loglevel = "info"
+# Trust X-Forwarded-* only from the local reverse proxy.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+proc_name = "tipline-web"
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"scrub_addresses": {"()": "tipline.logging.ScrubAddressesFilter"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["scrub_addresses"],
+            "formatter": "plain",
+            "stream": "ext://sys.stderr",
+        }
+    },
+    "loggers": {
+        "gunicorn.error": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "gunicorn.access": {"handlers": [], "propagate": False},
+    },
+}

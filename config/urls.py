@@ -1,0 +1,15 @@
+"""URL map: the source pages under a language prefix (/es/, /en/); staff under /staff/."""
+
+from django.conf.urls.i18n import i18n_patterns
+from django.urls import include, path
+
+from tipline.views import root
+
+urlpatterns = [
+    path("", root, name="root"),
+]
+
+urlpatterns += i18n_patterns(
+    path("", include("tipline.intake.urls")),
+    prefix_default_language=True,
+)

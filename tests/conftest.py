@@ -1,0 +1,75 @@
+"""Fixtures shared by the whole suite: a private blob store and the installation's keys."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tipline.crypto import PrivateKey
+
+RECOVERY_PASSPHRASE = "correct horse battery staple"
+
+
+@pytest.fixture(autouse=True)
+def blob_storage(tmp_path: Path, settings) -> Path:
+    """Every test gets its own empty blob folder (unless a test switches to S3)."""
+    location = tmp_path / "blobs"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "tipline.storage.BlobFileSystemStorage",
+            "OPTIONS": {
+                "location": str(location),
+                "file_permissions_mode": 0o600,
+                "directory_permissions_mode": 0o700,
+            },
+        },
+    }
+    return location
+
+
+@pytest.fixture
+def pipeline_key(db, tmp_path: Path, settings):
+    from tipline.keyring import pipeline_key_ensure, pipeline_private_key
+
+    settings.TIPLINE_PIPELINE_KEY_FILE = tmp_path / "pipeline.key"
+    pipeline_private_key.cache_clear()
+    recipient = pipeline_key_ensure()
+    yield recipient
+    pipeline_private_key.cache_clear()
+
+
+@dataclass
+class RecoveryKey:
+    recipient: object
+    private_key: PrivateKey
+    path: Path
+    passphrase: str = RECOVERY_PASSPHRASE
+
+
+@pytest.fixture
+def recovery_key(db, tmp_path: Path) -> RecoveryKey:
+    from tipline.keyring import recovery_key_create, recovery_private_key_load
+
+    created = recovery_key_create(passphrase=RECOVERY_PASSPHRASE)
+    path = tmp_path / "recovery.key"
+    path.write_text(created.armored_private_key, encoding="ascii")
+    private_key = recovery_private_key_load(path=path, passphrase=RECOVERY_PASSPHRASE)
+    return RecoveryKey(created.recipient, private_key, path)
+
+
+@pytest.fixture
+def open_tipline(recovery_key: RecoveryKey, pipeline_key) -> RecoveryKey:
+    """A tip line ready to accept tips: a recovery key and a pipeline key exist."""
+    return recovery_key
+
+
+def all_files_under(*roots: Path) -> list[Path]:
+    found = []
+    for root in roots:
+        for folder, _dirs, files in os.walk(root):
+            found.extend(Path(folder) / name for name in files)
+    return found

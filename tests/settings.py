@@ -1,0 +1,16 @@
+"""Test settings: the project's settings with a throw-away data directory.
+
+The environment is set before ``config.settings`` is imported, because the
+settings read it at import time (and generate secrets into the data dir).
+"""
+
+import os
+import tempfile
+
+os.environ.setdefault("TIPLINE_DATA_DIR", tempfile.mkdtemp(prefix="tipline-test-data-"))
+
+from config.settings import *  # noqa: E402,F403
+
+# Tests run over plain HTTP through Django's test client.
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False

@@ -1,0 +1,109 @@
+"""Decrypting tips with the recovery key into plain folders, on the admin's machine.
+
+This is the one place where plaintext is written to a disk on purpose: the
+admin asked for it, on a machine they chose, with the offline key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import unicodedata
+from pathlib import Path
+
+from tipline.crypto import DecryptingReader, PrivateKey, decrypt_bytes
+from tipline.keyring import tip_key_unwrap
+from tipline.models import Attachment, RecipientKey, Tip
+from tipline.sanitize import Report, describe
+from tipline.storage import copy_stream, open_blob_for_read
+
+MAX_NAME_BYTES = 150
+WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
+UNSAFE_CHARS = set('<>:"/\\|?*')
+
+
+def safe_filename(name: str, *, fallback: str) -> str:
+    """A name that is safe on any file system and cannot hide its real extension.
+
+    Drops path separators, control and bidirectional-override characters (a
+    right-to-left override can make ``gpj.exe`` read as ``exe.jpg``), leading
+    dots, and Windows device names; keeps the extension when shortening.
+    """
+    name = unicodedata.normalize("NFC", name)
+    kept = "".join(
+        "_" if char in UNSAFE_CHARS else char
+        for char in name
+        if unicodedata.category(char)[0] != "C"  # Cc control, Cf format (bidi), Co, Cn
+    )
+    kept = kept.strip().lstrip(".").strip()
+    stem, dot, extension = kept.rpartition(".")
+    if not dot:
+        stem, extension = kept, ""
+    if not stem or stem.upper().split(".")[0] in WINDOWS_RESERVED:
+        stem = f"_{stem}" if stem else fallback
+    extension = extension[:16]
+    suffix = f".{extension}" if extension else ""
+    while len((stem + suffix).encode("utf-8")) > MAX_NAME_BYTES:
+        stem = stem[:-1]
+    return stem + suffix
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    candidate, number = name, 1
+    stem, dot, extension = name.rpartition(".")
+    while candidate.lower() in taken:
+        number += 1
+        candidate = f"{stem} ({number}).{extension}" if dot else f"{name} ({number})"
+    taken.add(candidate.lower())
+    return candidate
+
+
+def _write_text(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def tip_export(*, tip: Tip, recipient: RecipientKey, private_key: PrivateKey, output_dir: Path) -> Path:
+    """Write one folder for ``tip``: note, links, every file under its cleaned-up name, reports."""
+    tip_key = tip_key_unwrap(tip=tip, recipient=recipient, private_key=private_key)
+    folder = output_dir / tip.reference
+    (folder / "files").mkdir(mode=0o700, parents=True, exist_ok=True)
+    content = json.loads(decrypt_bytes(bytes(tip.content_sealed), tip_key=tip_key, object_id=tip.object_id("content")))
+    _write_text(folder / "note.txt", content["note"] + ("\n" if content["note"] else ""))
+    _write_text(folder / "links.txt", "".join(f"{link}\n" for link in content["links"]))
+    taken: set[str] = set()
+    summary = [f"Tip {tip.reference}", f"Received: {tip.received_on:%Y-%m-%d}", f"Status: {tip.status}", ""]
+    for attachment in tip.attachments.all():
+        summary.extend(_export_attachment(attachment, tip_key=tip_key, folder=folder, taken=taken))
+    _write_text(folder / "summary.txt", "\n".join(summary) + "\n")
+    return folder
+
+
+def _export_attachment(attachment: Attachment, *, tip_key: bytes, folder: Path, taken: set[str]) -> list[str]:
+    original = decrypt_bytes(bytes(attachment.name_sealed), tip_key=tip_key, object_id=attachment.object_id("name"))
+    name = _unique(
+        safe_filename(original.decode("utf-8", "replace"), fallback=f"file-{attachment.position + 1}"),
+        taken,
+    )
+    blob, part = (attachment.clean_blob, "clean") if attachment.state == Attachment.State.DONE else (attachment.raw_blob, "raw")
+    if not blob:
+        return [f"{name}: not available ({attachment.get_state_display()})"]
+    with open_blob_for_read(blob) as encrypted, open(_new_file(folder / "files" / name), "wb") as plain:
+        copy_stream(DecryptingReader(encrypted, tip_key=tip_key, object_id=attachment.object_id(part)), plain)
+    report_lines = _report_lines(attachment, tip_key=tip_key)
+    _write_text(folder / "files" / f"{name}.report.txt", "\n".join(report_lines) + "\n")
+    state = "cleaned copy" if part == "clean" else "ORIGINAL, NOT YET CLEANED: may still hold metadata"
+    return [f"{name}: {state}", *(f"  {line}" for line in report_lines)]
+
+
+def _new_file(path: Path) -> int:
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+
+
+def _report_lines(attachment: Attachment, *, tip_key: bytes) -> list[str]:
+    if not attachment.report_sealed:
+        return ["No sanitization report: the file was not processed."]
+    document = decrypt_bytes(bytes(attachment.report_sealed), tip_key=tip_key, object_id=attachment.object_id("report"))
+    report = Report.from_dict(json.loads(document))
+    return [str(line) for line in describe(report)]

@@ -1,0 +1,32 @@
+"""What the source reads when a submission is refused. Calm, specific, translated."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+
+def refusal_message(code: str) -> str:
+    mib = settings.MIB
+    messages = {
+        "too_many_files": _(
+            "You can send at most %(count)d files at once. Nothing was stored: "
+            "please choose fewer files and send again, or send the rest in a second tip."
+        )
+        % {"count": settings.TIPLINE_MAX_FILES},
+        "file_too_large": _(
+            "One file is larger than %(size)d MB. Nothing was stored: please leave it out "
+            "or split it, and send again."
+        )
+        % {"size": settings.TIPLINE_MAX_FILE_BYTES // mib},
+        "tip_too_large": _(
+            "All files together are larger than %(size)d MB. Nothing was stored: please "
+            "send fewer files now and the rest in a second tip."
+        )
+        % {"size": settings.TIPLINE_MAX_TIP_BYTES // mib},
+        "broken_upload": _(
+            "The upload did not arrive complete, so nothing was stored. Please try again."
+        ),
+        "empty": _("Write a note, add a link or attach a file before sending."),
+    }
+    return messages[code]

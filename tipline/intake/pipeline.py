@@ -1,0 +1,122 @@
+"""The worker's part: open a raw upload, clean it, store it encrypted, forget the raw blob.
+
+Every step is safe to repeat. A worker killed mid-file leaves the attachment
+``received`` with its raw blob and a recorded clean blob name; the redelivered
+task rewrites that clean blob from the start. A worker killed after the commit
+finds the attachment ``done`` and only finishes the clean-up.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from django.db import transaction
+
+from tipline.crypto import (
+    DecryptingReader,
+    DecryptionError,
+    EncryptedScratchFile,
+    EncryptingWriter,
+    encrypt_bytes,
+)
+from tipline.keyring import (
+    KeyringError,
+    active_pipeline_key,
+    pipeline_private_key,
+    tip_key_unwrap,
+)
+from tipline.models import Attachment, Grant, RecipientKey, Tip
+from tipline.sanitize import Report, sanitize
+from tipline.storage import delete_blob, new_blob_name, open_blob_for_read, open_blob_for_write
+
+logger = logging.getLogger(__name__)
+
+
+def attachment_process(*, attachment_id: int) -> None:
+    attachment = Attachment.objects.select_related("tip").filter(pk=attachment_id).first()
+    if attachment is None:
+        return  # the tip was deleted meanwhile: nothing to do
+    if attachment.state == Attachment.State.RECEIVED:
+        _clean_and_store(attachment)
+    _forget_raw_blob(attachment)
+    tip_pipeline_finish(tip=attachment.tip)
+
+
+def _pipeline_tip_key(tip: Tip) -> bytes:
+    recipient = active_pipeline_key()
+    if recipient is None:
+        raise KeyringError("the pipeline key is not registered")
+    return tip_key_unwrap(tip=tip, recipient=recipient, private_key=pipeline_private_key())
+
+
+def _record_clean_blob_name(attachment: Attachment) -> None:
+    # Recorded before writing, so a retry rewrites the same blob instead of
+    # leaving an orphan behind.
+    attachment.attempts += 1
+    if not attachment.clean_blob:
+        attachment.clean_blob = new_blob_name("clean")
+    attachment.save(update_fields=["attempts", "clean_blob"])
+
+
+def _clean_and_store(attachment: Attachment) -> None:
+    tip_key = _pipeline_tip_key(attachment.tip)
+    _record_clean_blob_name(attachment)
+    try:
+        report, stored_size = _sanitize_into_clean_blob(attachment, tip_key)
+    except DecryptionError:
+        # The raw blob does not authenticate: tampered or cut off at rest.
+        logger.warning("an upload failed authentication and was discarded")
+        _mark_failed(attachment)
+        return
+    _mark_done(attachment, tip_key=tip_key, report=report, stored_size=stored_size)
+
+
+def _sanitize_into_clean_blob(attachment: Attachment, tip_key: bytes) -> tuple[Report, int]:
+    with open_blob_for_read(attachment.raw_blob) as raw_file:
+        reader = DecryptingReader(raw_file, tip_key=tip_key, object_id=attachment.object_id("raw"))
+        with open_blob_for_write(attachment.clean_blob) as clean_file:
+            writer = EncryptingWriter(
+                clean_file, tip_key=tip_key, object_id=attachment.object_id("clean")
+            )
+            report = sanitize(reader, writer, scratch_factory=EncryptedScratchFile)
+            writer.close()
+    return report, writer.plaintext_size
+
+
+def seal_report(*, attachment: Attachment, tip_key: bytes, report: Report) -> bytes:
+    document = json.dumps(report.to_dict(), ensure_ascii=False).encode("utf-8")
+    return encrypt_bytes(document, tip_key=tip_key, object_id=attachment.object_id("report"))
+
+
+@transaction.atomic
+def _mark_done(attachment: Attachment, *, tip_key: bytes, report: Report, stored_size: int) -> None:
+    attachment.state = Attachment.State.DONE
+    attachment.stored_size = stored_size
+    attachment.mime_type = report.mime[:100]
+    attachment.sanitize_status = str(report.status)
+    attachment.report_sealed = seal_report(attachment=attachment, tip_key=tip_key, report=report)
+    attachment.save()
+
+
+def _mark_failed(attachment: Attachment) -> None:
+    delete_blob(attachment.clean_blob)
+    attachment.state = Attachment.State.FAILED
+    attachment.clean_blob = ""
+    attachment.save(update_fields=["state", "clean_blob"])
+
+
+def _forget_raw_blob(attachment: Attachment) -> None:
+    if attachment.raw_blob and delete_blob(attachment.raw_blob):
+        attachment.raw_blob = ""
+        attachment.save(update_fields=["raw_blob"])
+
+
+@transaction.atomic
+def tip_pipeline_finish(*, tip: Tip) -> bool:
+    """Drop the pipeline's grant once every file of the tip is processed."""
+    Tip.objects.select_for_update().filter(pk=tip.pk).first()
+    if tip.attachments.filter(state=Attachment.State.RECEIVED).exists():
+        return False
+    Grant.objects.filter(tip=tip, recipient__kind=RecipientKey.Kind.PIPELINE).delete()
+    return True

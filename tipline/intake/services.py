@@ -1,0 +1,101 @@
+"""Creating a tip: rows, encrypted content and grants in one transaction."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from tipline.crypto import encrypt_bytes
+from tipline.intake.upload import EncryptedUpload
+from tipline.keyring import (
+    KeyringError,
+    active_pipeline_key,
+    grants_create_for_new_tip,
+    pipeline_key_ensure,
+    tipline_is_open,
+)
+from tipline.models import Attachment, Tip
+
+
+class TiplineClosed(Exception):
+    """No one could read a tip yet (no recovery key and no editor): refuse it."""
+
+
+def coarse_now() -> datetime:
+    """Now, rounded down to the configured granularity (the day by default)."""
+    hours = max(settings.TIPLINE_RECEIVED_GRANULARITY_HOURS, 1)
+    now = timezone.now().replace(minute=0, second=0, microsecond=0)
+    if hours >= 24:
+        return now.replace(hour=0)
+    return now - timedelta(hours=now.hour % hours)
+
+
+def seal_tip_content(*, tip: Tip, tip_key: bytes, note: str, links: Sequence[str]) -> bytes:
+    document = json.dumps({"note": note, "links": list(links)}, ensure_ascii=False)
+    return encrypt_bytes(document.encode("utf-8"), tip_key=tip_key, object_id=tip.object_id("content"))
+
+
+def _ensure_pipeline_recipient() -> None:
+    # With no broker the web process is the worker, so it may create the key;
+    # a separate worker host must have run `manage.py init_pipeline_key`.
+    if active_pipeline_key() is None:
+        if not settings.CELERY_TASK_ALWAYS_EAGER:
+            raise KeyringError("the pipeline key is not registered")
+        pipeline_key_ensure()
+
+
+@transaction.atomic
+def tip_create(
+    *,
+    tip_key_id: uuid.UUID,
+    tip_key: bytes,
+    note: str,
+    links: Sequence[str],
+    uploads: Sequence[EncryptedUpload],
+) -> Tip:
+    """Store a tip whose files are already encrypted blobs, and queue their processing."""
+    if not tipline_is_open():
+        raise TiplineClosed()
+    if uploads:
+        _ensure_pipeline_recipient()
+    tip = Tip(key_id=tip_key_id, received_on=coarse_now(), file_count=len(uploads))
+    tip.content_sealed = seal_tip_content(tip=tip, tip_key=tip_key, note=note, links=links)
+    tip.save()
+    attachments = [
+        _attachment_create(tip=tip, tip_key=tip_key, upload=upload, position=index)
+        for index, upload in enumerate(uploads)
+    ]
+    grants_create_for_new_tip(tip=tip, tip_key=tip_key, include_pipeline=bool(uploads))
+    for attachment in attachments:
+        _enqueue_processing_on_commit(attachment.pk)
+    return tip
+
+
+def _attachment_create(
+    *, tip: Tip, tip_key: bytes, upload: EncryptedUpload, position: int
+) -> Attachment:
+    attachment = Attachment(
+        tip=tip,
+        key_id=upload.key_id,
+        position=position,
+        received_size=upload.size,
+        raw_blob=upload.blob,
+    )
+    attachment.name_sealed = encrypt_bytes(
+        upload.name.encode("utf-8"), tip_key=tip_key, object_id=attachment.object_id("name")
+    )
+    attachment.save()
+    return attachment
+
+
+def _enqueue_processing_on_commit(attachment_id: int) -> None:
+    from tipline.intake.tasks import process_attachment
+
+    # robust: a broker hiccup must not turn a stored tip into an error page.
+    transaction.on_commit(lambda: process_attachment.delay(attachment_id), robust=True)

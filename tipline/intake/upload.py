@@ -1,0 +1,137 @@
+"""Upload handlers: a tip's files are encrypted chunk by chunk as they arrive.
+
+Django's default handlers keep an upload in memory or in a plaintext temp
+file. The tip line never lets them run: the project default refuses files, and
+the source form installs ``EncryptingUploadHandler``, which streams each file
+through the encrypting writer straight into a raw blob in the configured
+storage. Memory stays at one chunk whatever the file's size.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.files.uploadhandler import FileUploadHandler, SkipFile, StopUpload
+
+from tipline.crypto import EncryptingWriter, new_tip_key
+from tipline.storage import delete_blob, new_blob_name, open_blob_for_write
+
+FILES_FIELD = "files"
+
+
+class RefuseUploadHandler(FileUploadHandler):
+    """The project-wide default: any file sent to a view not built for it is dropped unread."""
+
+    def new_file(self, *args, **kwargs) -> None:
+        raise SkipFile()
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> None:
+        return None
+
+    def file_complete(self, file_size: int) -> None:
+        return None
+
+
+@dataclass
+class EncryptedUpload:
+    """What request.FILES holds for a tip's file: where its ciphertext went, never its bytes."""
+
+    name: str
+    size: int
+    key_id: uuid.UUID
+    blob: str
+
+
+class UploadRefused(Exception):
+    """Why an upload stopped; ``code`` picks the message the source reads."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+class EncryptingUploadHandler(FileUploadHandler):
+    """Encrypts every file of one tip under a fresh tip key as the bytes arrive."""
+
+    chunk_size = 256 * 1024
+
+    def __init__(self, request=None) -> None:
+        super().__init__(request)
+        self.tip_key = new_tip_key()
+        self.tip_key_id = uuid.uuid4()
+        self.uploads: list[EncryptedUpload] = []
+        self.created_blobs: list[str] = []
+        self.refusal: UploadRefused | None = None
+        # Set once the tip's rows are committed; until then the blobs are discardable.
+        self.committed = False
+        self.total_bytes = 0
+        self._sink = None
+        self._writer: EncryptingWriter | None = None
+        self._current: EncryptedUpload | None = None
+
+    def object_id(self, file_key_id: uuid.UUID) -> str:
+        # Must match Attachment.object_id("raw") once the rows exist.
+        return f"tip/{self.tip_key_id}/file/{file_key_id}/raw"
+
+    def _refuse(self, code: str) -> None:
+        self.refusal = UploadRefused(code)
+        self._abort_current()
+        # Read and drop the rest of the body, so the browser gets our answer.
+        raise StopUpload(connection_reset=False)
+
+    def new_file(self, field_name, file_name, *args, **kwargs) -> None:
+        super().new_file(field_name, file_name, *args, **kwargs)
+        if field_name != FILES_FIELD:
+            raise SkipFile()
+        if len(self.uploads) >= settings.TIPLINE_MAX_FILES:
+            self._refuse("too_many_files")
+        blob = new_blob_name("raw")
+        self.created_blobs.append(blob)
+        key_id = uuid.uuid4()
+        self._current = EncryptedUpload(name=self.file_name or "", size=0, key_id=key_id, blob=blob)
+        self._sink = open_blob_for_write(blob)
+        self._writer = EncryptingWriter(
+            self._sink, tip_key=self.tip_key, object_id=self.object_id(key_id)
+        )
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> None:
+        if self._writer is None or self._current is None:
+            return None
+        self._current.size += len(raw_data)
+        self.total_bytes += len(raw_data)
+        if self._current.size > settings.TIPLINE_MAX_FILE_BYTES:
+            self._refuse("file_too_large")
+        if self.total_bytes > settings.TIPLINE_MAX_TIP_BYTES:
+            self._refuse("tip_too_large")
+        self._writer.write(raw_data)
+        return None
+
+    def file_complete(self, file_size: int) -> EncryptedUpload | None:
+        if self._writer is None or self._current is None:
+            return None
+        self._writer.close()
+        self._sink.close()
+        upload = self._current
+        self.uploads.append(upload)
+        self._writer = self._sink = self._current = None
+        return upload
+
+    def upload_interrupted(self) -> None:
+        self._abort_current()
+
+    def _abort_current(self) -> None:
+        if self._writer is not None:
+            self._writer.abort()
+        if self._sink is not None:
+            self._sink.close()
+        self._writer = self._sink = self._current = None
+
+    def discard(self) -> None:
+        """Delete every blob this request created: nothing partial is kept."""
+        self._abort_current()
+        for blob in self.created_blobs:
+            delete_blob(blob)
+        self.created_blobs.clear()
+        self.uploads.clear()

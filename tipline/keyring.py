@@ -1,0 +1,216 @@
+"""The installation's keys and the grants that wrap tip keys to them.
+
+Services in the HackSoft style: ``<entity>_<action>``, keyword-only arguments.
+The private halves never touch the database: the recovery key leaves the server
+sealed under the admin's passphrase, and the pipeline key is a file readable by
+the worker only.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from tipline.crypto import (
+    CryptoError,
+    PrivateKey,
+    PublicKey,
+    seal_private_key,
+    unseal_private_key,
+    unwrap_key,
+    wrap_key,
+)
+from tipline.models import Grant, RecipientKey, Tip
+
+TIP_KEY_PURPOSE = "tip-key"
+RECOVERY_FILE_HEADER = "-----BEGIN TIPLINE RECOVERY KEY-----"
+RECOVERY_FILE_FOOTER = "-----END TIPLINE RECOVERY KEY-----"
+
+
+class KeyringError(Exception):
+    """A key is missing or cannot be used; the message is safe to show an operator."""
+
+
+# --- Recipients ------------------------------------------------------------------
+
+
+def active_recipients() -> list[RecipientKey]:
+    return list(RecipientKey.objects.filter(active=True).order_by("id"))
+
+
+def active_recovery_key() -> RecipientKey | None:
+    return RecipientKey.objects.filter(active=True, kind=RecipientKey.Kind.RECOVERY).first()
+
+
+def tipline_is_open() -> bool:
+    """A tip is accepted only when someone will be able to read it later."""
+    return RecipientKey.objects.filter(
+        active=True, kind__in=[RecipientKey.Kind.RECOVERY, RecipientKey.Kind.EDITOR]
+    ).exists()
+
+
+def recipient_key_register(
+    *, kind: str, public_key: PublicKey, user=None, sealed_private_key: bytes | None = None
+) -> RecipientKey:
+    return RecipientKey.objects.create(
+        kind=kind,
+        user=user,
+        public_key=public_key.to_bytes(),
+        fingerprint=public_key.fingerprint(),
+        sealed_private_key=sealed_private_key,
+        created_on=timezone.now().date(),
+    )
+
+
+# --- Grants -------------------------------------------------------------------------
+
+
+def grant_create(*, tip: Tip, recipient: RecipientKey, tip_key: bytes) -> Grant:
+    public_key = PublicKey.from_bytes(bytes(recipient.public_key))
+    wrapped = wrap_key(tip_key, public_key, purpose=TIP_KEY_PURPOSE, object_id=str(tip.key_id))
+    return Grant.objects.create(tip=tip, recipient=recipient, wrapped_key=wrapped)
+
+
+def grants_create_for_new_tip(*, tip: Tip, tip_key: bytes, include_pipeline: bool) -> None:
+    """Wrap a new tip's key to every active editor, the recovery key and (if asked) the pipeline."""
+    for recipient in active_recipients():
+        if recipient.kind == RecipientKey.Kind.PIPELINE and not include_pipeline:
+            continue
+        grant_create(tip=tip, recipient=recipient, tip_key=tip_key)
+
+
+def tip_key_unwrap(*, tip: Tip, recipient: RecipientKey, private_key: PrivateKey) -> bytes:
+    """The tip key through ``recipient``'s grant; ``KeyringError`` if there is none."""
+    grant = Grant.objects.filter(tip=tip, recipient=recipient).first()
+    if grant is None:
+        raise KeyringError("this key has no grant for the tip")
+    return unwrap_key(
+        bytes(grant.wrapped_key), private_key, purpose=TIP_KEY_PURPOSE, object_id=str(tip.key_id)
+    )
+
+
+# --- The recovery key ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecoveryKeyCreated:
+    recipient: RecipientKey
+    armored_private_key: str
+    regranted_tips: int
+
+
+def armor_recovery_key(sealed: bytes, fingerprint: str) -> str:
+    body = base64.encodebytes(sealed).decode("ascii")
+    return f"{RECOVERY_FILE_HEADER}\nFingerprint: {fingerprint}\n\n{body}{RECOVERY_FILE_FOOTER}\n"
+
+
+def dearmor_recovery_key(text: str) -> bytes:
+    lines = [line.strip() for line in text.strip().splitlines()]
+    if not lines or lines[0] != RECOVERY_FILE_HEADER or lines[-1] != RECOVERY_FILE_FOOTER:
+        raise KeyringError("this is not a tip line recovery key file")
+    body = "".join(line for line in lines[1:-1] if line and ":" not in line)
+    try:
+        return base64.b64decode(body, validate=True)
+    except ValueError:
+        raise KeyringError("the recovery key file is damaged") from None
+
+
+def recovery_private_key_load(*, path: Path, passphrase: str) -> PrivateKey:
+    try:
+        text = path.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError):
+        raise KeyringError("cannot read the recovery key file") from None
+    try:
+        return unseal_private_key(dearmor_recovery_key(text), passphrase)
+    except CryptoError:
+        raise KeyringError("wrong passphrase, or the recovery key file is damaged") from None
+
+
+@transaction.atomic
+def recovery_key_create(
+    *, passphrase: str, rotate: bool = False, old_private_key: PrivateKey | None = None
+) -> RecoveryKeyCreated:
+    """Create the installation's recovery key; on rotation, re-grant every tip to it.
+
+    Re-granting needs the old private key: without it, tips that arrived before
+    the rotation stay readable through the old recovery file and editors only.
+    """
+    current = RecipientKey.objects.select_for_update().filter(
+        active=True, kind=RecipientKey.Kind.RECOVERY
+    ).first()
+    if current is not None and not rotate:
+        raise KeyringError("a recovery key already exists; pass --rotate to replace it")
+    if current is not None:
+        RecipientKey.objects.filter(pk=current.pk).update(active=False)
+    private_key = PrivateKey.generate()
+    public_key = private_key.public_key()
+    recipient = recipient_key_register(kind=RecipientKey.Kind.RECOVERY, public_key=public_key)
+    regranted = 0
+    if current is not None and old_private_key is not None:
+        regranted = _regrant_all(old=current, old_private_key=old_private_key, new=recipient)
+    armored = armor_recovery_key(seal_private_key(private_key, passphrase), recipient.fingerprint)
+    return RecoveryKeyCreated(recipient, armored, regranted)
+
+
+def _regrant_all(*, old: RecipientKey, old_private_key: PrivateKey, new: RecipientKey) -> int:
+    if old_private_key.public_key().to_bytes() != bytes(old.public_key):
+        raise KeyringError("the old recovery key file does not belong to the current recovery key")
+    count = 0
+    for grant in Grant.objects.filter(recipient=old).select_related("tip").iterator():
+        tip_key = tip_key_unwrap(tip=grant.tip, recipient=old, private_key=old_private_key)
+        grant_create(tip=grant.tip, recipient=new, tip_key=tip_key)
+        count += 1
+    return count
+
+
+# --- The pipeline key ------------------------------------------------------------------
+
+
+def _write_new_private_key_file(path: Path, private_key: PrivateKey) -> None:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(private_key.to_bytes())
+
+
+@lru_cache(maxsize=1)
+def pipeline_private_key() -> PrivateKey:
+    """The worker's private key, read once per process from its 0600 file."""
+    path = Path(settings.TIPLINE_PIPELINE_KEY_FILE)
+    try:
+        return PrivateKey.from_bytes(path.read_bytes())
+    except OSError as exc:
+        raise KeyringError(f"cannot read the pipeline key file: {exc.strerror}") from None
+    except CryptoError:
+        raise KeyringError("the pipeline key file is damaged") from None
+
+
+def active_pipeline_key() -> RecipientKey | None:
+    return RecipientKey.objects.filter(active=True, kind=RecipientKey.Kind.PIPELINE).first()
+
+
+@transaction.atomic
+def pipeline_key_ensure() -> RecipientKey:
+    """Make sure the pipeline key exists on disk and its public half is registered.
+
+    Run where the worker runs (``make run`` does it for the embedded default).
+    A key file that does not match the registered key replaces it: the old
+    pipeline grants are useless anyway once the worker cannot open them.
+    """
+    path = Path(settings.TIPLINE_PIPELINE_KEY_FILE)
+    if not path.exists():
+        _write_new_private_key_file(path, PrivateKey.generate())
+        pipeline_private_key.cache_clear()
+    public_key = pipeline_private_key().public_key()
+    current = active_pipeline_key()
+    if current is not None and bytes(current.public_key) == public_key.to_bytes():
+        return current
+    RecipientKey.objects.filter(active=True, kind=RecipientKey.Kind.PIPELINE).update(active=False)
+    return recipient_key_register(kind=RecipientKey.Kind.PIPELINE, public_key=public_key)

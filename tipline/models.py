@@ -1,0 +1,143 @@
+"""What the tip line stores. Nothing a source sent is stored in the clear here.
+
+Rows hold only ciphertext (``*_sealed`` fields, under subkeys of the tip key),
+wrapped keys, sizes and states. No row carries an exact time: a tip's arrival
+is a coarse date, and arrival order comes from the primary key.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+# Crockford-style alphabet without look-alikes (no 0/O, 1/I/L): references are
+# read aloud and typed by hand in newsrooms.
+REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+
+
+def new_tip_reference() -> str:
+    """An opaque public reference such as ``TQ7M-4KXP-9HRA`` (about 59 bits)."""
+    chars = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(12))
+    return f"{chars[0:4]}-{chars[4:8]}-{chars[8:12]}"
+
+
+class RecipientKey(models.Model):
+    """The public half of a key that tip keys are wrapped to (a grant's recipient)."""
+
+    class Kind(models.TextChoices):
+        EDITOR = "editor", _("Editor")
+        RECOVERY = "recovery", _("Recovery")
+        PIPELINE = "pipeline", _("Pipeline")
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="recipient_keys",
+    )
+    public_key = models.BinaryField()
+    fingerprint = models.CharField(max_length=64)
+    # Editors only: the private key sealed under Argon2id over their password.
+    sealed_private_key = models.BinaryField(null=True, blank=True)
+    active = models.BooleanField(default=True)
+    created_on = models.DateField()
+
+    class Meta:
+        constraints = [
+            # One active recovery key and one active pipeline key per installation.
+            models.UniqueConstraint(
+                fields=["kind"],
+                condition=models.Q(active=True, kind__in=["recovery", "pipeline"]),
+                name="one_active_installation_key_per_kind",
+            ),
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=models.Q(active=True, kind="editor"),
+                name="one_active_key_per_editor",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} key {self.fingerprint}"
+
+
+class Tip(models.Model):
+    class Status(models.TextChoices):
+        NEW = "new", _("New")
+        IN_REVIEW = "in_review", _("In review")
+        VERIFIED = "verified", _("Verified")
+        PUBLISHED = "published", _("Published")
+        DISCARDED = "discarded", _("Discarded")
+
+    # The identity bound into every object's encryption; never shown.
+    key_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    reference = models.CharField(max_length=16, unique=True, default=new_tip_reference)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
+    # Coarsened (to the day by default): an exact time could be matched with
+    # network logs to find the source.
+    received_on = models.DateTimeField()
+    # The note and the links, as one encrypted JSON document.
+    content_sealed = models.BinaryField()
+    file_count = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return self.reference
+
+    def object_id(self, *parts: str) -> str:
+        """The identity an encrypted object of this tip is bound to."""
+        return "/".join(["tip", str(self.key_id), *parts])
+
+
+class Attachment(models.Model):
+    class State(models.TextChoices):
+        RECEIVED = "received", _("Waiting to be cleaned")
+        DONE = "done", _("Processed")
+        FAILED = "failed", _("Processing failed")
+
+    tip = models.ForeignKey(Tip, on_delete=models.CASCADE, related_name="attachments")
+    key_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    position = models.PositiveSmallIntegerField()
+    # The name the source's device gave the file, encrypted: names identify.
+    name_sealed = models.BinaryField()
+    received_size = models.BigIntegerField()
+    stored_size = models.BigIntegerField(null=True, blank=True)
+    # Sniffed from the content by the worker; never the browser's claim.
+    mime_type = models.CharField(max_length=100, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.RECEIVED)
+    # Machine-readable summary of the sanitization: status only, no content.
+    sanitize_status = models.CharField(max_length=32, blank=True)
+    report_sealed = models.BinaryField(null=True, blank=True)
+    raw_blob = models.CharField(max_length=255, blank=True)
+    clean_blob = models.CharField(max_length=255, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["tip_id", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["tip", "position"], name="one_attachment_per_position")
+        ]
+
+    def object_id(self, part: str) -> str:
+        return self.tip.object_id("file", str(self.key_id), part)
+
+
+class Grant(models.Model):
+    """The tip key wrapped to one recipient. Deleting every grant of a tip makes it unreadable."""
+
+    tip = models.ForeignKey(Tip, on_delete=models.CASCADE, related_name="grants")
+    recipient = models.ForeignKey(RecipientKey, on_delete=models.CASCADE, related_name="grants")
+    wrapped_key = models.BinaryField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tip", "recipient"], name="one_grant_per_recipient")
+        ]
