@@ -13,4 +13,5 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("tipline")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks()
+# Task modules live in the concern packages (tipline/intake/tasks.py, ...).
+app.autodiscover_tasks(["tipline.intake"])

@@ -54,6 +54,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost, so its no-store and policy headers reach every response,
+    # static files and early refusals included.
+    "tipline.middleware.PrivacyHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -64,7 +67,6 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
-    "tipline.middleware.PrivacyHeadersMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -223,12 +225,12 @@ TIME_ZONE = "UTC"
 
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = DATA_DIR / "static"
-# Served straight from the source tree: nothing to collect before `make run`.
+# Served straight from the source tree by WhiteNoise: nothing to collect
+# before `make run`. Like every page, static files are sent with no-store: a
+# cached stylesheet is a trace of the visit in the source's browser.
+STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
-# A cached stylesheet is a trace of the visit in the source's browser.
-WHITENOISE_ADD_HEADERS_FUNCTION = "tipline.middleware.no_store_static"
 
 # --- Sessions, cookies, transport --------------------------------------------------------
 

@@ -14,3 +14,8 @@ from config.settings import *  # noqa: E402,F403
 # Tests run over plain HTTP through Django's test client.
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
+
+# A file, not memory, so tests can search the database as an attacker would
+# search a seized disk.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}  # noqa: F405

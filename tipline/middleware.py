@@ -42,8 +42,3 @@ class PrivacyHeadersMiddleware:
         if settings.TIPLINE_ONION_URL:
             response["Onion-Location"] = settings.TIPLINE_ONION_URL.rstrip("/") + request.get_full_path()
         return response
-
-
-def no_store_static(headers, path: str, url: str) -> None:
-    """WhiteNoise hook: static files are not cached either."""
-    headers["Cache-Control"] = NO_STORE

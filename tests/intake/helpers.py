@@ -1,0 +1,35 @@
+"""Helpers for driving the source form in tests."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+
+from tipline.crypto import decrypt_bytes
+from tipline.keyring import tip_key_unwrap
+from tipline.models import Tip
+
+SUBMIT_URL = "/es/send/"
+
+
+def submit_tip(
+    client: Client,
+    *,
+    note: str = "",
+    links: str = "",
+    files: Sequence[tuple[str, bytes]] = (),
+    url: str = SUBMIT_URL,
+):
+    data: dict = {"note": note, "links": links}
+    if files:
+        data["files"] = [SimpleUploadedFile(name, content) for name, content in files]
+    return client.post(url, data)
+
+
+def tip_content(tip: Tip, recovery) -> dict:
+    tip_key = tip_key_unwrap(tip=tip, recipient=recovery.recipient, private_key=recovery.private_key)
+    plain = decrypt_bytes(bytes(tip.content_sealed), tip_key=tip_key, object_id=tip.object_id("content"))
+    return json.loads(plain)
