@@ -33,7 +33,7 @@ test: setup
 # Against the real parts: PostgreSQL, a Celery worker on Redis, SeaweedFS S3,
 # headless Chromium. .ci/run starts the services; see docs/testing.md.
 integration: setup
-	$(PY) -m pytest -m "integration or browser" tests/integration
+	$(PY) -m pytest --ds=tests.integration_settings -m "integration or browser" tests/integration
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .

@@ -14,8 +14,10 @@ RECOVERY_PASSPHRASE = "correct horse battery staple"
 
 
 @pytest.fixture(autouse=True)
-def blob_storage(tmp_path: Path, settings) -> Path:
-    """Every test gets its own empty blob folder (unless a test switches to S3)."""
+def blob_storage(tmp_path: Path, settings) -> Path | None:
+    """Every test gets its own empty blob folder; the integration suite keeps its S3 storage."""
+    if settings.TIPLINE_STORAGE != "local":
+        return None
     location = tmp_path / "blobs"
     settings.STORAGES = {
         **settings.STORAGES,
