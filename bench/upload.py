@@ -1,0 +1,185 @@
+"""Upload a large file through the real HTTP server and compare it with a plain file copy.
+
+    .venv/bin/python bench/upload.py [--size-mib 1024]
+
+Starts gunicorn with the shipped configuration (one worker process) on a
+fresh data directory, streams one multipart POST of SIZE MiB from a client that
+never holds the body in memory, and prints:
+
+- upload MB/s (request sent until the confirmation arrives) next to a plain
+  file copy of a file of the same size on the same disk, in the same run;
+- the web worker's memory before and at its peak (VmHWM), and the growth.
+
+Files are only received and encrypted here (the broker is Kombu's in-memory
+transport, so the cleaning task is queued, not run): this measures intake.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MIB = 1024 * 1024
+PASSPHRASE = "benchmark passphrase, not secret"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def server_environment(data_dir: Path, port: int, size_mib: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "CELERY_", "TIPLINE_"))}
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "TIPLINE_DATA_DIR": str(data_dir),
+            "PORT": str(port),
+            "WEB_WORKERS": "1",
+            "CELERY_BROKER_URL": "memory://",
+            "TIPLINE_MAX_FILE_MB": str(size_mib + 1),
+            "TIPLINE_MAX_TIP_MB": str(size_mib + 1),
+            "TIPLINE_RECOVERY_PASSPHRASE": PASSPHRASE,
+        }
+    )
+    return env
+
+
+def manage(env: dict[str, str], *args: str) -> None:
+    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True)
+
+
+def start_server(env: dict[str, str], port: int) -> subprocess.Popen:
+    gunicorn = Path(sys.executable).parent / "gunicorn"
+    process = subprocess.Popen(
+        [str(gunicorn), "--config", "config/gunicorn.conf.py", "config.wsgi"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return process
+        time.sleep(0.1)
+    raise RuntimeError("gunicorn did not start")
+
+
+def worker_pid(master_pid: int) -> int:
+    children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+    return int(children[0])
+
+
+def memory_kib(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
+def csrf(port: int) -> tuple[str, str]:
+    connection = http.client.HTTPConnection("127.0.0.1", port)
+    connection.request("GET", "/es/")
+    response = connection.getresponse()
+    body = response.read().decode()
+    cookie = response.getheader("Set-Cookie").split(";", 1)[0]
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', body).group(1)
+    return cookie, token
+
+
+def upload(port: int, size: int) -> float:
+    cookie, token = csrf(port)
+    boundary = "bench" + secrets.token_hex(8)
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="csrfmiddlewaretoken"\r\n\r\n{token}\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="video.mp4"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n"
+    ).encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    block = os.urandom(MIB)
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=3600)
+    started = time.perf_counter()
+    connection.putrequest("POST", "/es/send/")
+    for name, value in {
+        "Content-Type": f"multipart/form-data; boundary={boundary}",
+        "Content-Length": str(len(head) + size + len(tail)),
+        "Cookie": cookie,
+        "Origin": f"http://127.0.0.1:{port}",
+        "Referer": f"http://127.0.0.1:{port}/es/",
+    }.items():
+        connection.putheader(name, value)
+    connection.endheaders()
+    connection.send(head)
+    for _ in range(size // MIB):
+        connection.send(block)
+    connection.send(tail)
+    response = connection.getresponse()
+    response.read()
+    elapsed = time.perf_counter() - started
+    if response.status != 200:
+        raise RuntimeError(f"upload refused: HTTP {response.status}")
+    return elapsed
+
+
+def plain_copy(folder: Path, size: int) -> float:
+    source, target = folder / "source.bin", folder / "copy.bin"
+    block = os.urandom(MIB)
+    with source.open("wb") as handle:
+        for _ in range(size // MIB):
+            handle.write(block)
+    started = time.perf_counter()
+    shutil.copyfile(source, target)
+    with target.open("rb+") as handle:
+        os.fsync(handle.fileno())
+    elapsed = time.perf_counter() - started
+    source.unlink()
+    target.unlink()
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mib", type=int, default=1024)
+    size_mib = parser.parse_args().size_mib
+    size = size_mib * MIB
+    with tempfile.TemporaryDirectory(prefix="tipline-bench-", dir=ROOT / "var" if (ROOT / "var").exists() else None) as tmp:
+        folder = Path(tmp)
+        port = free_port()
+        env = server_environment(folder / "data", port, size_mib)
+        manage(env, "migrate", "--noinput")
+        manage(env, "create_recovery_key", "--output", str(folder / "recovery.key"))
+        server = start_server(env, port)
+        try:
+            pid = worker_pid(server.pid)
+            csrf(port)  # warm up: imports, templates, database connection
+            before = memory_kib(pid, "VmRSS")
+            upload_seconds = upload(port, size)
+            peak = memory_kib(pid, "VmHWM")
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=30)
+        copy_seconds = plain_copy(folder, size)
+    upload_rate, copy_rate = size / MIB / upload_seconds, size / MIB / copy_seconds
+    print(f"size                     {size_mib} MiB")
+    print(f"upload through gunicorn  {upload_rate:8.1f} MiB/s  ({upload_seconds:.2f} s)")
+    print(f"plain file copy          {copy_rate:8.1f} MiB/s  ({copy_seconds:.2f} s)")
+    print(f"upload / copy            {upload_rate / copy_rate:8.2f}   (goal >= 0.50)")
+    print(f"worker memory before     {before / 1024:8.1f} MiB")
+    print(f"worker memory peak       {peak / 1024:8.1f} MiB")
+    print(f"growth                   {(peak - before) / 1024:8.1f} MiB   (goal < 64)")
+
+
+if __name__ == "__main__":
+    main()
