@@ -42,7 +42,11 @@ def free_port() -> int:
 
 
 def server_environment(data_dir: Path, port: int, size_mib: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "CELERY_", "TIPLINE_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DATABASE_", "CELERY_", "TIPLINE_"))
+    }
     env.update(
         {
             "DJANGO_SETTINGS_MODULE": "config.settings",
@@ -59,14 +63,19 @@ def server_environment(data_dir: Path, port: int, size_mib: int) -> dict[str, st
 
 
 def manage(env: dict[str, str], *args: str) -> None:
-    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True
+    )
 
 
 def start_server(env: dict[str, str], port: int) -> subprocess.Popen:
     gunicorn = Path(sys.executable).parent / "gunicorn"
     process = subprocess.Popen(
         [str(gunicorn), "--config", "config/gunicorn.conf.py", "config.wsgi"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -154,7 +163,9 @@ def main() -> None:
     parser.add_argument("--size-mib", type=int, default=1024)
     size_mib = parser.parse_args().size_mib
     size = size_mib * MIB
-    with tempfile.TemporaryDirectory(prefix="tipline-bench-", dir=ROOT / "var" if (ROOT / "var").exists() else None) as tmp:
+    with tempfile.TemporaryDirectory(
+        prefix="tipline-bench-", dir=ROOT / "var" if (ROOT / "var").exists() else None
+    ) as tmp:
         folder = Path(tmp)
         port = free_port()
         env = server_environment(folder / "data", port, size_mib)

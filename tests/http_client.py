@@ -30,11 +30,15 @@ class Browser:
     extra_headers: dict[str, str] = field(default_factory=dict)
     cookies: dict[str, str] = field(default_factory=dict)
 
-    def request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None) -> Response:
+    def request(
+        self, method: str, path: str, body: bytes | None = None, headers: dict | None = None
+    ) -> Response:
         all_headers = {"User-Agent": self.user_agent, **self.extra_headers, **(headers or {})}
         if self.cookies:
             all_headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        request = urllib.request.Request(self.base_url + path, data=body, method=method, headers=all_headers)
+        request = urllib.request.Request(
+            self.base_url + path, data=body, method=method, headers=all_headers
+        )
         try:
             with urllib.request.urlopen(request, timeout=600) as raw:
                 response = Response(raw.status, dict(raw.headers.items()), raw.read())
@@ -50,14 +54,28 @@ class Browser:
     def get(self, path: str) -> Response:
         return self.request("GET", path)
 
-    def submit_tip(self, *, note: str = "", links: str = "", files: list[tuple[str, bytes]] = (), lang: str = "es") -> Response:
+    def submit_tip(
+        self,
+        *,
+        note: str = "",
+        links: str = "",
+        files: list[tuple[str, bytes]] = (),
+        lang: str = "es",
+    ) -> Response:
         page = self.get(f"/{lang}/")
         match = TOKEN_FIELD.search(page.text)
         assert match, "the landing page has no form"
         fields = {"csrfmiddlewaretoken": match.group(1), "note": note, "links": links}
         body, content_type = encode_multipart(fields, files)
         return self.request(
-            "POST", f"/{lang}/send/", body, {"Content-Type": content_type, "Origin": self.base_url, "Referer": self.base_url + f"/{lang}/"}
+            "POST",
+            f"/{lang}/send/",
+            body,
+            {
+                "Content-Type": content_type,
+                "Origin": self.base_url,
+                "Referer": self.base_url + f"/{lang}/",
+            },
         )
 
 
@@ -65,7 +83,9 @@ def encode_multipart(fields: dict[str, str], files) -> tuple[bytes, str]:
     boundary = "----tipline" + secrets.token_hex(12)
     parts = []
     for name, value in fields.items():
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        )
     for filename, content in files:
         header = (
             f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{filename}"\r\n'

@@ -73,7 +73,9 @@ class TempWatcher(threading.Thread):
                 target = os.readlink(f"/proc/self/fd/{fd}")
             except OSError:
                 continue
-            if target.startswith(str(self.folder)) or (target.startswith("/tmp") and target.endswith("(deleted)")):
+            if target.startswith(str(self.folder)) or (
+                target.startswith("/tmp") and target.endswith("(deleted)")
+            ):
                 found.append(Path(f"/proc/self/fd/{fd}"))
         return found
 
@@ -87,16 +89,32 @@ def watched_tempdir(tmp_path: Path, monkeypatch) -> Path:
     return folder
 
 
-def test_nothing_readable_at_rest(live_server, open_tipline, watched_tempdir: Path, blob_storage: Path, tmp_path: Path, caplog, monkeypatch) -> None:
+def test_nothing_readable_at_rest(
+    live_server,
+    open_tipline,
+    watched_tempdir: Path,
+    blob_storage: Path,
+    tmp_path: Path,
+    caplog,
+    monkeypatch,
+) -> None:
     caplog.set_level(logging.DEBUG)
     note = f"Nota secreta {CANARY} con acentos: año, señal."
     text_file = f"primera línea\n{CANARY}\núltima\n".encode()
     binary = big_binary_with_canary()
-    browser = Browser(live_server.url, user_agent=f"Canary-Agent/{CANARY}", extra_headers={"X-Forwarded-For": FAKE_ADDRESS})
+    browser = Browser(
+        live_server.url,
+        user_agent=f"Canary-Agent/{CANARY}",
+        extra_headers={"X-Forwarded-For": FAKE_ADDRESS},
+    )
 
     watcher = TempWatcher(watched_tempdir, CANARY.encode())
     watcher.start()
-    response = browser.submit_tip(note=note, links=f"https://example.org/{CANARY}", files=[("texto.txt", text_file), (f"{CANARY}.bin", binary)])
+    response = browser.submit_tip(
+        note=note,
+        links=f"https://example.org/{CANARY}",
+        files=[("texto.txt", text_file), (f"{CANARY}.bin", binary)],
+    )
     watcher.stop.set()
     watcher.join()
 
@@ -107,7 +125,10 @@ def test_nothing_readable_at_rest(live_server, open_tipline, watched_tempdir: Pa
     assert [a.state for a in tip.attachments.all()] == [Attachment.State.DONE] * 2
 
     needles = [CANARY.encode(), FAKE_ADDRESS.encode(), CANARY.encode("utf-16-le")]
-    searched = [Path(settings.DATABASES["default"]["TEST"]["NAME"]), *all_files_under(blob_storage, Path(settings.DATA_DIR), watched_tempdir)]
+    searched = [
+        Path(settings.DATABASES["default"]["TEST"]["NAME"]),
+        *all_files_under(blob_storage, Path(settings.DATA_DIR), watched_tempdir),
+    ]
     assert len(searched) > 3
     for path in searched:
         content = path.read_bytes()

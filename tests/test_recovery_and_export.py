@@ -51,12 +51,16 @@ def test_no_terminal_and_no_variable_is_a_clear_error(tmp_path: Path, monkeypatc
         call_command("create_recovery_key", "--output", str(tmp_path / "k"))
 
 
-def export(key_file: Path, out: Path, monkeypatch, *args: str, passphrase: str = PASSPHRASE) -> None:
+def export(
+    key_file: Path, out: Path, monkeypatch, *args: str, passphrase: str = PASSPHRASE
+) -> None:
     monkeypatch.setenv("TIPLINE_RECOVERY_PASSPHRASE", passphrase)
     call_command("export_tips", "--recovery-key", str(key_file), "--output", str(out), *args)
 
 
-def test_export_gives_back_note_links_and_files(client: Client, tmp_path: Path, monkeypatch, pipeline_key) -> None:
+def test_export_gives_back_note_links_and_files(
+    client: Client, tmp_path: Path, monkeypatch, pipeline_key
+) -> None:
     key_file = tmp_path / "recovery.key"
     create_key(key_file, monkeypatch)
     payload = b"\x00\x01binary\xff" * 1000
@@ -64,7 +68,11 @@ def test_export_gives_back_note_links_and_files(client: Client, tmp_path: Path, 
         client,
         note="Línea uno\nlínea dos",
         links="https://a.example/x\nhttps://b.example/y",
-        files=[("../../informe final.bin", payload), ("informe final.bin", b"second"), ("evil\u202egpj.exe", b"3")],
+        files=[
+            ("../../informe final.bin", payload),
+            ("informe final.bin", b"second"),
+            ("evil\u202egpj.exe", b"3"),
+        ],
     )
     tip = Tip.objects.get()
     export(key_file, tmp_path / "out", monkeypatch)
@@ -79,7 +87,9 @@ def test_export_gives_back_note_links_and_files(client: Client, tmp_path: Path, 
     assert "informe final.bin" in (folder / "summary.txt").read_text()
 
 
-def test_export_with_wrong_passphrase_fails(client: Client, tmp_path: Path, monkeypatch, pipeline_key) -> None:
+def test_export_with_wrong_passphrase_fails(
+    client: Client, tmp_path: Path, monkeypatch, pipeline_key
+) -> None:
     key_file = tmp_path / "recovery.key"
     create_key(key_file, monkeypatch)
     submit_tip(client, note="x")
@@ -100,7 +110,9 @@ def test_export_of_one_tip(client: Client, tmp_path: Path, monkeypatch, pipeline
         export(key_file, tmp_path / "out2", monkeypatch, "--tip", "NOPE-NOPE-NOPE")
 
 
-def test_rotation_with_the_old_key_regrants_every_tip(client: Client, tmp_path: Path, monkeypatch, pipeline_key) -> None:
+def test_rotation_with_the_old_key_regrants_every_tip(
+    client: Client, tmp_path: Path, monkeypatch, pipeline_key
+) -> None:
     old_file, new_file = tmp_path / "old.key", tmp_path / "new.key"
     create_key(old_file, monkeypatch)
     submit_tip(client, note="before rotation")

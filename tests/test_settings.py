@@ -13,7 +13,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_manage(*args: str, env_extra: dict[str, str], data_dir: Path) -> subprocess.CompletedProcess:
+def run_manage(
+    *args: str, env_extra: dict[str, str], data_dir: Path
+) -> subprocess.CompletedProcess:
     env = {
         key: value
         for key, value in os.environ.items()
@@ -35,7 +37,9 @@ PRINT_SETTINGS = "from django.conf import settings as s; print(s.DEBUG, s.CELERY
 
 
 def test_defaults_are_embedded_and_safe(tmp_path: Path) -> None:
-    result = run_manage("shell", "-v", "0", "-c", PRINT_SETTINGS, env_extra={}, data_dir=tmp_path / "data")
+    result = run_manage(
+        "shell", "-v", "0", "-c", PRINT_SETTINGS, env_extra={}, data_dir=tmp_path / "data"
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [
         "False",
@@ -61,7 +65,15 @@ def test_secret_key_file_variant_is_read(tmp_path: Path) -> None:
     secret = tmp_path / "secret"
     secret.write_text("a-secret-from-a-file-" + "x" * 40 + "\n")
     show = "from django.conf import settings; print(settings.SECRET_KEY)"
-    result = run_manage("shell", "-v", "0", "-c", show, env_extra={"SECRET_KEY_FILE": str(secret)}, data_dir=tmp_path / "d")
+    result = run_manage(
+        "shell",
+        "-v",
+        "0",
+        "-c",
+        show,
+        env_extra={"SECRET_KEY_FILE": str(secret)},
+        data_dir=tmp_path / "d",
+    )
     assert result.stdout.strip() == "a-secret-from-a-file-" + "x" * 40
     assert not (tmp_path / "d" / "secret_key").exists()
 
@@ -70,11 +82,17 @@ def test_secret_key_file_variant_is_read(tmp_path: Path) -> None:
     ("env_extra", "expected"),
     [
         ({"TIPLINE_STORAGE": "floppy"}, "TIPLINE_STORAGE must be 'local' or 's3', not 'floppy'"),
-        ({"SECRET_KEY_FILE": "/nonexistent/secret"}, "SECRET_KEY_FILE: cannot read /nonexistent/secret: No such file or directory"),
+        (
+            {"SECRET_KEY_FILE": "/nonexistent/secret"},
+            "SECRET_KEY_FILE: cannot read /nonexistent/secret: No such file or directory",
+        ),
         ({"DEBUG": "maybe"}, "DEBUG must be true or false, not 'maybe'"),
         ({"TIPLINE_MAX_FILES": "many"}, "TIPLINE_MAX_FILES must be a whole number, not 'many'"),
         ({"TIPLINE_STORAGE": "s3"}, "TIPLINE_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME"),
-        ({"DATABASE_URL": "nonsense://user:hunter2@host/db"}, "DATABASE_URL is not a valid database URL"),
+        (
+            {"DATABASE_URL": "nonsense://user:hunter2@host/db"},
+            "DATABASE_URL is not a valid database URL",
+        ),
     ],
 )
 def test_misconfiguration_stops_with_one_clear_line(tmp_path: Path, env_extra, expected) -> None:
@@ -87,5 +105,7 @@ def test_misconfiguration_stops_with_one_clear_line(tmp_path: Path, env_extra, e
 
 
 def test_every_model_change_has_a_checked_in_migration(tmp_path: Path) -> None:
-    result = run_manage("makemigrations", "--check", "--dry-run", env_extra={}, data_dir=tmp_path / "d")
+    result = run_manage(
+        "makemigrations", "--check", "--dry-run", env_extra={}, data_dir=tmp_path / "d"
+    )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -18,7 +18,14 @@ from tipline.sanitize import Report, describe
 from tipline.storage import copy_stream, open_blob_for_read
 
 MAX_NAME_BYTES = 150
-WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
+WINDOWS_RESERVED = {
+    "CON",
+    "PRN",
+    "AUX",
+    "NUL",
+    *(f"COM{i}" for i in range(1, 10)),
+    *(f"LPT{i}" for i in range(1, 10)),
+}
 UNSAFE_CHARS = set('<>:"/\\|?*')
 
 
@@ -64,36 +71,65 @@ def _write_text(path: Path, text: str) -> None:
         handle.write(text)
 
 
-def tip_export(*, tip: Tip, recipient: RecipientKey, private_key: PrivateKey, output_dir: Path) -> Path:
+def tip_export(
+    *, tip: Tip, recipient: RecipientKey, private_key: PrivateKey, output_dir: Path
+) -> Path:
     """Write one folder for ``tip``: note, links, every file under its cleaned-up name, reports."""
     tip_key = tip_key_unwrap(tip=tip, recipient=recipient, private_key=private_key)
     folder = output_dir / tip.reference
     (folder / "files").mkdir(mode=0o700, parents=True, exist_ok=True)
-    content = json.loads(decrypt_bytes(bytes(tip.content_sealed), tip_key=tip_key, object_id=tip.object_id("content")))
+    content = json.loads(
+        decrypt_bytes(
+            bytes(tip.content_sealed), tip_key=tip_key, object_id=tip.object_id("content")
+        )
+    )
     _write_text(folder / "note.txt", content["note"] + ("\n" if content["note"] else ""))
     _write_text(folder / "links.txt", "".join(f"{link}\n" for link in content["links"]))
     taken: set[str] = set()
-    summary = [f"Tip {tip.reference}", f"Received: {tip.received_on:%Y-%m-%d}", f"Status: {tip.status}", ""]
+    summary = [
+        f"Tip {tip.reference}",
+        f"Received: {tip.received_on:%Y-%m-%d}",
+        f"Status: {tip.status}",
+        "",
+    ]
     for attachment in tip.attachments.all():
         summary.extend(_export_attachment(attachment, tip_key=tip_key, folder=folder, taken=taken))
     _write_text(folder / "summary.txt", "\n".join(summary) + "\n")
     return folder
 
 
-def _export_attachment(attachment: Attachment, *, tip_key: bytes, folder: Path, taken: set[str]) -> list[str]:
-    original = decrypt_bytes(bytes(attachment.name_sealed), tip_key=tip_key, object_id=attachment.object_id("name"))
+def _export_attachment(
+    attachment: Attachment, *, tip_key: bytes, folder: Path, taken: set[str]
+) -> list[str]:
+    original = decrypt_bytes(
+        bytes(attachment.name_sealed), tip_key=tip_key, object_id=attachment.object_id("name")
+    )
     name = _unique(
-        safe_filename(original.decode("utf-8", "replace"), fallback=f"file-{attachment.position + 1}"),
+        safe_filename(
+            original.decode("utf-8", "replace"), fallback=f"file-{attachment.position + 1}"
+        ),
         taken,
     )
-    blob, part = (attachment.clean_blob, "clean") if attachment.state == Attachment.State.DONE else (attachment.raw_blob, "raw")
+    blob, part = (
+        (attachment.clean_blob, "clean")
+        if attachment.state == Attachment.State.DONE
+        else (attachment.raw_blob, "raw")
+    )
     if not blob:
         return [f"{name}: not available ({attachment.get_state_display()})"]
-    with open_blob_for_read(blob) as encrypted, open(_new_file(folder / "files" / name), "wb") as plain:
-        copy_stream(DecryptingReader(encrypted, tip_key=tip_key, object_id=attachment.object_id(part)), plain)
+    with (
+        open_blob_for_read(blob) as encrypted,
+        open(_new_file(folder / "files" / name), "wb") as plain,
+    ):
+        copy_stream(
+            DecryptingReader(encrypted, tip_key=tip_key, object_id=attachment.object_id(part)),
+            plain,
+        )
     report_lines = _report_lines(attachment, tip_key=tip_key)
     _write_text(folder / "files" / f"{name}.report.txt", "\n".join(report_lines) + "\n")
-    state = "cleaned copy" if part == "clean" else "ORIGINAL, NOT YET CLEANED: may still hold metadata"
+    state = (
+        "cleaned copy" if part == "clean" else "ORIGINAL, NOT YET CLEANED: may still hold metadata"
+    )
     return [f"{name}: {state}", *(f"  {line}" for line in report_lines)]
 
 
@@ -104,6 +140,8 @@ def _new_file(path: Path) -> int:
 def _report_lines(attachment: Attachment, *, tip_key: bytes) -> list[str]:
     if not attachment.report_sealed:
         return ["No sanitization report: the file was not processed."]
-    document = decrypt_bytes(bytes(attachment.report_sealed), tip_key=tip_key, object_id=attachment.object_id("report"))
+    document = decrypt_bytes(
+        bytes(attachment.report_sealed), tip_key=tip_key, object_id=attachment.object_id("report")
+    )
     report = Report.from_dict(json.loads(document))
     return [str(line) for line in describe(report)]

@@ -142,9 +142,11 @@ def recovery_key_create(
     Re-granting needs the old private key: without it, tips that arrived before
     the rotation stay readable through the old recovery file and editors only.
     """
-    current = RecipientKey.objects.select_for_update().filter(
-        active=True, kind=RecipientKey.Kind.RECOVERY
-    ).first()
+    current = (
+        RecipientKey.objects.select_for_update()
+        .filter(active=True, kind=RecipientKey.Kind.RECOVERY)
+        .first()
+    )
     if current is not None and not rotate:
         raise KeyringError("a recovery key already exists; pass --rotate to replace it")
     if current is not None:

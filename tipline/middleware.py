@@ -40,5 +40,7 @@ class PrivacyHeadersMiddleware:
         response["Cross-Origin-Resource-Policy"] = "same-origin"
         response["X-Content-Type-Options"] = "nosniff"
         if settings.TIPLINE_ONION_URL:
-            response["Onion-Location"] = settings.TIPLINE_ONION_URL.rstrip("/") + request.get_full_path()
+            response["Onion-Location"] = (
+                settings.TIPLINE_ONION_URL.rstrip("/") + request.get_full_path()
+            )
         return response

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
+from django.test import Client, TestCase
 
 from tipline.crypto import decrypt_bytes
 from tipline.keyring import tip_key_unwrap
@@ -23,13 +23,19 @@ def submit_tip(
     files: Sequence[tuple[str, bytes]] = (),
     url: str = SUBMIT_URL,
 ):
+    """POST the form; the on-commit hooks (the in-process pipeline) run as after a real commit."""
     data: dict = {"note": note, "links": links}
     if files:
         data["files"] = [SimpleUploadedFile(name, content) for name, content in files]
-    return client.post(url, data)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return client.post(url, data)
 
 
 def tip_content(tip: Tip, recovery) -> dict:
-    tip_key = tip_key_unwrap(tip=tip, recipient=recovery.recipient, private_key=recovery.private_key)
-    plain = decrypt_bytes(bytes(tip.content_sealed), tip_key=tip_key, object_id=tip.object_id("content"))
+    tip_key = tip_key_unwrap(
+        tip=tip, recipient=recovery.recipient, private_key=recovery.private_key
+    )
+    plain = decrypt_bytes(
+        bytes(tip.content_sealed), tip_key=tip_key, object_id=tip.object_id("content")
+    )
     return json.loads(plain)

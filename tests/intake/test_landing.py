@@ -17,11 +17,13 @@ def test_root_goes_to_spanish_whatever_the_browser_asks(client: Client) -> None:
 @pytest.mark.parametrize(
     ("url", "lang", "headline", "other_language_link"),
     [
-        ("/es/", "es", "Todo 100% anónimo", 'href="/en/"'),
-        ("/en/", "en", "All 100% anonymous", 'href="/es/"'),
+        ("/es/", "es", "Todo 100% anónimo", 'href="/en/" lang="en" hreflang="en">English</a>'),
+        ("/en/", "en", "All 100% anonymous", 'href="/es/" lang="es" hreflang="es">español</a>'),
     ],
 )
-def test_landing_in_each_language(client: Client, open_tipline, url, lang, headline, other_language_link) -> None:
+def test_landing_in_each_language(
+    client: Client, open_tipline, url, lang, headline, other_language_link
+) -> None:
     response = client.get(url, HTTP_ACCEPT_LANGUAGE="fr")
     body = response.content.decode()
     assert response.status_code == 200
@@ -38,7 +40,9 @@ def test_form_asks_for_no_identity(client: Client, open_tipline) -> None:
         assert field not in body
 
 
-def test_page_needs_no_script_and_loads_nothing_from_elsewhere(client: Client, open_tipline) -> None:
+def test_page_needs_no_script_and_loads_nothing_from_elsewhere(
+    client: Client, open_tipline
+) -> None:
     body = client.get("/es/").content.decode().lower()
     assert "<script" not in body
     assert "style=" not in body and "<style" not in body

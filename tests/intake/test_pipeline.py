@@ -28,7 +28,9 @@ def unprocessed(client: Client, open_tipline, monkeypatch) -> Attachment:
 
 
 def pipeline_grant_exists(attachment: Attachment) -> bool:
-    return Grant.objects.filter(tip=attachment.tip, recipient__kind=RecipientKey.Kind.PIPELINE).exists()
+    return Grant.objects.filter(
+        tip=attachment.tip, recipient__kind=RecipientKey.Kind.PIPELINE
+    ).exists()
 
 
 def test_processing_twice_is_harmless(unprocessed: Attachment) -> None:
@@ -41,7 +43,9 @@ def test_processing_twice_is_harmless(unprocessed: Attachment) -> None:
     assert not pipeline_grant_exists(again)
 
 
-def test_a_crash_mid_file_is_finished_by_the_next_run(unprocessed: Attachment, monkeypatch, blob_storage: Path) -> None:
+def test_a_crash_mid_file_is_finished_by_the_next_run(
+    unprocessed: Attachment, monkeypatch, blob_storage: Path
+) -> None:
     real_sanitize = pipeline.sanitize
 
     def crash_halfway(source, sink, **kwargs):

@@ -29,7 +29,9 @@ def assert_nothing_stored(blob_storage: Path) -> None:
 
 def test_note_and_links_are_stored_encrypted(client: Client, open_tipline) -> None:
     secret = canary()
-    response = submit_tip(client, note=f"La nota {secret}", links=f"https://example.org/{secret}\n\n  ")
+    response = submit_tip(
+        client, note=f"La nota {secret}", links=f"https://example.org/{secret}\n\n  "
+    )
     assert response.status_code == 200
     assert "Gracias" in response.content.decode()
     tip = Tip.objects.get()
@@ -139,7 +141,9 @@ class ExplodingInput(io.RawIOBase):
         raise AssertionError("the body was read")
 
 
-def test_oversized_body_is_refused_before_it_is_read(open_tipline, blob_storage: Path, settings) -> None:
+def test_oversized_body_is_refused_before_it_is_read(
+    open_tipline, blob_storage: Path, settings
+) -> None:
     request = RequestFactory().post(
         "/es/send/", data=b"", content_type="multipart/form-data; boundary=xyz"
     )
@@ -166,7 +170,12 @@ def test_closed_tipline_refuses_and_stores_nothing(client: Client, db, blob_stor
 
 
 def multipart(parts: list[bytes], boundary: bytes = b"BOUNDARY") -> bytes:
-    return b"".join(b"--" + boundary + b"\r\n" + part + b"\r\n" for part in parts) + b"--" + boundary + b"--\r\n"
+    return (
+        b"".join(b"--" + boundary + b"\r\n" + part + b"\r\n" for part in parts)
+        + b"--"
+        + boundary
+        + b"--\r\n"
+    )
 
 
 def file_part(name: str, content: bytes) -> bytes:
@@ -174,9 +183,13 @@ def file_part(name: str, content: bytes) -> bytes:
     return header.encode() + b"Content-Type: application/octet-stream\r\n\r\n" + content
 
 
-def test_malformed_multipart_is_refused_cleanly(client: Client, open_tipline, blob_storage: Path) -> None:
+def test_malformed_multipart_is_refused_cleanly(
+    client: Client, open_tipline, blob_storage: Path
+) -> None:
     response = client.generic(
-        "POST", "/es/send/", b"--BOUNDARY\r\nthis is not a part",
+        "POST",
+        "/es/send/",
+        b"--BOUNDARY\r\nthis is not a part",
         content_type="multipart/form-data; boundary=BOUNDARY",
     )
     assert response.status_code in (400, 403)
@@ -228,3 +241,34 @@ def test_no_view_can_spool_uploads_to_plaintext(settings) -> None:
 
 def test_get_is_not_allowed_on_submit(client: Client, open_tipline) -> None:
     assert client.get("/es/send/").status_code == 405
+
+
+def csrf_client_and_token(url: str = "/es/") -> tuple[Client, str]:
+    client = Client(enforce_csrf_checks=True)
+    client.get(url)
+    return client, client.cookies["csrftoken"].value
+
+
+def test_origin_null_from_no_referrer_policy_is_accepted_with_the_token(open_tipline) -> None:
+    client, token = csrf_client_and_token()
+    response = client.post(
+        "/es/send/", {"note": "hola", "csrfmiddlewaretoken": token}, HTTP_ORIGIN="null"
+    )
+    assert response.status_code == 200
+    assert Tip.objects.count() == 1
+
+
+def test_origin_null_without_the_token_is_refused(open_tipline, blob_storage: Path) -> None:
+    client, _token = csrf_client_and_token()
+    response = client.post("/es/send/", {"note": "hola"}, HTTP_ORIGIN="null")
+    assert response.status_code == 403
+    assert_nothing_stored(blob_storage)
+
+
+def test_a_foreign_origin_is_refused_even_with_the_token(open_tipline, blob_storage: Path) -> None:
+    client, token = csrf_client_and_token()
+    response = client.post(
+        "/es/send/", {"note": "hola", "csrfmiddlewaretoken": token}, HTTP_ORIGIN="https://evil.example"
+    )
+    assert response.status_code == 403
+    assert_nothing_stored(blob_storage)

@@ -56,11 +56,22 @@ def seaweedfs(tmp_path_factory) -> Iterator[None]:
         pytest.fail("the integration suite runs with tests.integration_settings (S3 storage)")
     folder = tmp_path_factory.mktemp("seaweedfs")
     port = int(settings.STORAGES["default"]["OPTIONS"]["endpoint_url"].rsplit(":", 1)[1])
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", port)) == 0:
+            pytest.fail(f"port {port} is taken: a SeaweedFS from an earlier run may still be up")
     process = subprocess.Popen(
         [
-            _weed_binary(), "server", f"-dir={folder}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-            "-s3", f"-s3.port={port}", "-master.port=19333", "-volume.port=18080",
-            "-filer.port=18888", "-volume.max=0",
+            _weed_binary(),
+            "server",
+            f"-dir={folder}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            "-s3",
+            f"-s3.port={port}",
+            "-master.port=19333",
+            "-volume.port=18080",
+            "-filer.port=18888",
+            "-volume.max=0",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -70,8 +81,17 @@ def seaweedfs(tmp_path_factory) -> Iterator[None]:
         _create_bucket_when_ready(settings.STORAGES["default"]["OPTIONS"]["bucket_name"])
         yield
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        _stop(process)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    # SeaweedFS can take its time flushing on SIGTERM; its data is throw-away.
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
 
 
 def _create_bucket_when_ready(bucket: str) -> None:
@@ -127,8 +147,19 @@ class Worker:
     def start(self) -> None:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo",
-             "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "--pool=solo",
+                "--loglevel=INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
             cwd=ROOT,
             env=worker_environment(self.db_name),
             stdout=log,
@@ -161,7 +192,9 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory) 
     from celery import current_app
 
     current_app.connection_for_write().default_channel.client.flushdb()  # no stale tasks
-    worker = Worker(settings.DATABASES["default"]["NAME"], tmp_path_factory.mktemp("worker") / "worker.log")
+    worker = Worker(
+        settings.DATABASES["default"]["NAME"], tmp_path_factory.mktemp("worker") / "worker.log"
+    )
     worker.start()
     yield worker
     worker.stop()
@@ -174,3 +207,17 @@ def wait_until(predicate, *, timeout: float = 120, what: str = "condition") -> N
             return
         time.sleep(0.25)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def real_services(seaweedfs, celery_worker_process, recovery_key) -> Iterator[Worker]:
+    """PostgreSQL, the S3 bucket (emptied) and a running worker, with the pipeline key registered."""
+    from django.db import connection
+
+    from tipline.keyring import pipeline_key_ensure
+
+    assert connection.vendor == "postgresql"
+    pipeline_key_ensure()
+    empty_bucket()
+    yield celery_worker_process
+    empty_bucket()

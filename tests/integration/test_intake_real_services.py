@@ -7,24 +7,14 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
 
 from tests.conftest import RECOVERY_PASSPHRASE
 from tests.http_client import Browser
-from tests.integration.conftest import all_objects, empty_bucket, wait_until
-from tipline.keyring import pipeline_key_ensure
+from tests.integration.conftest import all_objects, wait_until
 from tipline.models import Attachment, Grant, RecipientKey, Tip
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
-
-@pytest.fixture
-def real_services(seaweedfs, celery_worker_process, recovery_key):
-    assert connection.vendor == "postgresql"
-    pipeline_key_ensure()
-    empty_bucket()
-    yield celery_worker_process
-    empty_bucket()
 
 
 def all_processed(tip: Tip) -> bool:
@@ -43,9 +33,13 @@ def test_tip_is_processed_by_the_worker_and_stored_encrypted_on_s3(
     )
     assert response.status == 200, response.text
     tip = Tip.objects.get()
-    wait_until(lambda: all_processed(tip), what="the worker to process both files\n" + real_services.log())
     wait_until(
-        lambda: not Grant.objects.filter(tip=tip, recipient__kind=RecipientKey.Kind.PIPELINE).exists(),
+        lambda: all_processed(tip), what="the worker to process both files\n" + real_services.log()
+    )
+    wait_until(
+        lambda: (
+            not Grant.objects.filter(tip=tip, recipient__kind=RecipientKey.Kind.PIPELINE).exists()
+        ),
         what="the pipeline grant to be dropped",
     )
 
@@ -56,7 +50,9 @@ def test_tip_is_processed_by_the_worker_and_stored_encrypted_on_s3(
     assert "CANARY" not in real_services.log()
 
     monkeypatch.setenv("TIPLINE_RECOVERY_PASSPHRASE", RECOVERY_PASSPHRASE)
-    call_command("export_tips", "--recovery-key", str(recovery_key.path), "--output", str(tmp_path / "out"))
+    call_command(
+        "export_tips", "--recovery-key", str(recovery_key.path), "--output", str(tmp_path / "out")
+    )
     files = tmp_path / "out" / tip.reference / "files"
     assert (files / "datos.bin").read_bytes() == binary
     assert (files / "texto.txt").read_bytes() == text
@@ -68,12 +64,16 @@ def test_tasks_queued_while_no_worker_runs_are_done_when_it_starts(
 ) -> None:
     real_services.stop()
     try:
-        response = Browser(live_server.url).submit_tip(files=[("a.txt", b"queued while the worker was down")])
+        response = Browser(live_server.url).submit_tip(
+            files=[("a.txt", b"queued while the worker was down")]
+        )
         assert response.status == 200
         tip = Tip.objects.get()
         assert Attachment.objects.get(tip=tip).state == Attachment.State.RECEIVED
         assert [key.split("/")[0] for key, _ in all_objects()] == ["raw"]
     finally:
         real_services.start()
-    wait_until(lambda: all_processed(tip), what="the restarted worker to finish\n" + real_services.log())
+    wait_until(
+        lambda: all_processed(tip), what="the restarted worker to finish\n" + real_services.log()
+    )
     assert [key.split("/")[0] for key, _ in all_objects()] == ["clean"]

@@ -17,7 +17,10 @@ class TipForm(forms.Form):
         required=False,
         strip=True,
         widget=forms.Textarea(attrs={"rows": 8, "autocomplete": "off", "spellcheck": "false"}),
-        help_text=_("What happened, where and when, who is involved. Leave out anything that could identify you."),
+        help_text=_(
+            "What happened, where and when, who is involved. "
+            "Leave out anything that could identify you."
+        ),
     )
     links = forms.CharField(
         label=_("Links"),

@@ -38,7 +38,9 @@ def coarse_now() -> datetime:
 
 def seal_tip_content(*, tip: Tip, tip_key: bytes, note: str, links: Sequence[str]) -> bytes:
     document = json.dumps({"note": note, "links": list(links)}, ensure_ascii=False)
-    return encrypt_bytes(document.encode("utf-8"), tip_key=tip_key, object_id=tip.object_id("content"))
+    return encrypt_bytes(
+        document.encode("utf-8"), tip_key=tip_key, object_id=tip.object_id("content")
+    )
 
 
 def _ensure_pipeline_recipient() -> None:

@@ -12,9 +12,10 @@ from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, UnreadablePostError
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
-from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from tipline.csrf import csrf_protect
 from tipline.intake.forms import TipForm
 from tipline.intake.messages import refusal_message
 from tipline.intake.services import TiplineClosed, tip_create
@@ -25,7 +26,9 @@ from tipline.keyring import tipline_is_open
 MULTIPART_ALLOWANCE = 1024 * 1024
 
 
-def _landing(request: HttpRequest, form: TipForm, *, error: str = "", status: int = 200) -> HttpResponse:
+def _landing(
+    request: HttpRequest, form: TipForm, *, error: str = "", status: int = 200
+) -> HttpResponse:
     context = {"form": form, "upload_error": error, "limits": _limits()}
     return render(request, "source/landing.html", context, status=status)
 

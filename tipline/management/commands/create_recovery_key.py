@@ -11,8 +11,8 @@ from django.db import transaction
 from tipline.keyring import KeyringError, recovery_key_create, recovery_private_key_load
 from tipline.management.secrets_input import read_passphrase
 
-PASSPHRASE_ENV = "TIPLINE_RECOVERY_PASSPHRASE"
-OLD_PASSPHRASE_ENV = "TIPLINE_OLD_RECOVERY_PASSPHRASE"
+PASSPHRASE_ENV = "TIPLINE_RECOVERY_PASSPHRASE"  # noqa: S105 - a variable name
+OLD_PASSPHRASE_ENV = "TIPLINE_OLD_RECOVERY_PASSPHRASE"  # noqa: S105
 
 
 class Command(BaseCommand):
@@ -23,8 +23,12 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--output", required=True, type=Path, help="where to write the sealed key")
-        parser.add_argument("--rotate", action="store_true", help="replace the existing recovery key")
+        parser.add_argument(
+            "--output", required=True, type=Path, help="where to write the sealed key"
+        )
+        parser.add_argument(
+            "--rotate", action="store_true", help="replace the existing recovery key"
+        )
         parser.add_argument(
             "--old-key",
             type=Path,
@@ -39,9 +43,13 @@ class Command(BaseCommand):
         if old_key is not None:
             if not rotate:
                 raise CommandError("--old-key only goes with --rotate")
-            old_pass = read_passphrase(OLD_PASSPHRASE_ENV, prompt="Passphrase of the old key", confirm=False)
+            old_pass = read_passphrase(
+                OLD_PASSPHRASE_ENV, prompt="Passphrase of the old key", confirm=False
+            )
             old_private_key = self._load(old_key, old_pass)
-        passphrase = read_passphrase(PASSPHRASE_ENV, prompt="New passphrase for the recovery key", confirm=True)
+        passphrase = read_passphrase(
+            PASSPHRASE_ENV, prompt="New passphrase for the recovery key", confirm=True
+        )
         try:
             # One transaction: if the file cannot be written, no key is registered
             # whose private half would be lost.
@@ -55,9 +63,13 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"cannot write {output}: {exc.strerror}") from None
         self.stdout.write(f"Recovery key {created.recipient.fingerprint} created.")
-        self.stdout.write(f"The sealed private key is in {output}: move it offline, then delete it here.")
+        self.stdout.write(
+            f"The sealed private key is in {output}: move it offline, then delete it here."
+        )
         if rotate:
-            self.stdout.write(f"{created.regranted_tips} existing tips were granted to the new key.")
+            self.stdout.write(
+                f"{created.regranted_tips} existing tips were granted to the new key."
+            )
         self.stdout.write("The tip line is open.")
 
     def _load(self, path: Path, passphrase: str):

@@ -8,10 +8,10 @@ from django.core.management.base import BaseCommand, CommandError
 
 from tipline.export import tip_export
 from tipline.keyring import KeyringError, recovery_private_key_load
-from tipline.models import RecipientKey, Tip
 from tipline.management.secrets_input import read_passphrase
+from tipline.models import RecipientKey, Tip
 
-PASSPHRASE_ENV = "TIPLINE_RECOVERY_PASSPHRASE"
+PASSPHRASE_ENV = "TIPLINE_RECOVERY_PASSPHRASE"  # noqa: S105 - a variable name
 
 
 class Command(BaseCommand):
@@ -25,8 +25,12 @@ class Command(BaseCommand):
         parser.add_argument("--output", required=True, type=Path)
         parser.add_argument("--tip", dest="reference", help="export only this tip (its reference)")
 
-    def handle(self, *args, recovery_key: Path, output: Path, reference: str | None, **options) -> None:
-        passphrase = read_passphrase(PASSPHRASE_ENV, prompt="Recovery key passphrase", confirm=False)
+    def handle(
+        self, *args, recovery_key: Path, output: Path, reference: str | None, **options
+    ) -> None:
+        passphrase = read_passphrase(
+            PASSPHRASE_ENV, prompt="Recovery key passphrase", confirm=False
+        )
         try:
             private_key = recovery_private_key_load(path=recovery_key, passphrase=passphrase)
         except KeyringError as exc:
