@@ -75,7 +75,8 @@ def start_server(env: dict[str, str], port: int) -> subprocess.Popen:
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        # BENCH_SERVER_LOG=FILE keeps the server's own log, for when a run fails.
+        stderr=open(os.environ.get("BENCH_SERVER_LOG", os.devnull), "ab"),  # noqa: SIM115
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -170,6 +171,7 @@ def main() -> None:
         port = free_port()
         env = server_environment(folder / "data", port, size_mib)
         manage(env, "migrate", "--noinput")
+        manage(env, "init_pipeline_key")
         manage(env, "create_recovery_key", "--output", str(folder / "recovery.key"))
         server = start_server(env, port)
         try:

@@ -272,3 +272,13 @@ def test_a_foreign_origin_is_refused_even_with_the_token(open_tipline, blob_stor
     )
     assert response.status_code == 403
     assert_nothing_stored(blob_storage)
+
+
+def test_files_without_a_registered_pipeline_key_are_refused_politely(
+    client: Client, recovery_key, blob_storage: Path, settings, caplog
+) -> None:
+    settings.CELERY_TASK_ALWAYS_EAGER = False  # a separate worker host that never ran init_pipeline_key
+    response = submit_tip(client, note="hola", files=[("a.txt", b"hola")])
+    assert response.status_code == 503
+    assert_nothing_stored(blob_storage)
+    assert "init_pipeline_key" in caplog.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -14,7 +15,6 @@ from django.utils import timezone
 from tipline.crypto import encrypt_bytes
 from tipline.intake.upload import EncryptedUpload
 from tipline.keyring import (
-    KeyringError,
     active_pipeline_key,
     grants_create_for_new_tip,
     pipeline_key_ensure,
@@ -23,8 +23,12 @@ from tipline.keyring import (
 from tipline.models import Attachment, Tip
 
 
+logger = logging.getLogger(__name__)
+
+
 class TiplineClosed(Exception):
-    """No one could read a tip yet (no recovery key and no editor): refuse it."""
+    """No one could read a tip yet (no recovery key and no editor), or no
+    worker could clean its files (no pipeline key): refuse it."""
 
 
 def coarse_now() -> datetime:
@@ -46,10 +50,14 @@ def seal_tip_content(*, tip: Tip, tip_key: bytes, note: str, links: Sequence[str
 def _ensure_pipeline_recipient() -> None:
     # With no broker the web process is the worker, so it may create the key;
     # a separate worker host must have run `manage.py init_pipeline_key`.
-    if active_pipeline_key() is None:
-        if not settings.CELERY_TASK_ALWAYS_EAGER:
-            raise KeyringError("the pipeline key is not registered")
+    # Without it no file could be cleaned: refuse politely, tell the operator.
+    if active_pipeline_key() is not None:
+        return
+    if settings.CELERY_TASK_ALWAYS_EAGER:
         pipeline_key_ensure()
+        return
+    logger.error("files cannot be accepted: run `manage.py init_pipeline_key` on the worker host")
+    raise TiplineClosed()
 
 
 @transaction.atomic
