@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from tipline.crypto import (
+    Argon2Params,
     CryptoError,
     PrivateKey,
     PublicKey,
@@ -30,6 +31,9 @@ from tipline.crypto import (
 from tipline.models import Grant, RecipientKey, Tip
 
 TIP_KEY_PURPOSE = "tip-key"
+# The recovery key is unsealed rarely and offline, and whoever steals its file
+# can try passphrases at leisure: make each guess cost 256 MiB and ~0.5 s.
+RECOVERY_KEY_ARGON2 = Argon2Params(memory_cost=256 * 1024, iterations=4, lanes=4)
 RECOVERY_FILE_HEADER = "-----BEGIN TIPLINE RECOVERY KEY-----"
 RECOVERY_FILE_FOOTER = "-----END TIPLINE RECOVERY KEY-----"
 
@@ -157,7 +161,8 @@ def recovery_key_create(
     regranted = 0
     if current is not None and old_private_key is not None:
         regranted = _regrant_all(old=current, old_private_key=old_private_key, new=recipient)
-    armored = armor_recovery_key(seal_private_key(private_key, passphrase), recipient.fingerprint)
+    sealed = seal_private_key(private_key, passphrase, params=RECOVERY_KEY_ARGON2)
+    armored = armor_recovery_key(sealed, recipient.fingerprint)
     return RecoveryKeyCreated(recipient, armored, regranted)
 
 

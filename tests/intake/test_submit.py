@@ -282,3 +282,13 @@ def test_files_without_a_registered_pipeline_key_are_refused_politely(
     assert response.status_code == 503
     assert_nothing_stored(blob_storage)
     assert "init_pipeline_key" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)  # real commits: the in-process pipeline runs before the page renders
+def test_confirmation_summarises_what_was_removed(client: Client, open_tipline) -> None:
+    from tests.sanitize._support import CORPUS
+
+    photo = (CORPUS / "exif-samples/jpg/gps/DSCN0010.jpg").read_bytes()
+    response = submit_tip(client, files=[("foto.jpg", photo)])
+    body = response.content.decode()
+    assert "ubicación GPS" in body

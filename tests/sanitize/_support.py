@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -16,7 +17,17 @@ import pytest
 
 from tipline.sanitize import Report, sanitize
 
-CORPUS = Path("/work/shared/corpus")
+def _find_corpus() -> Path:
+    """The shared corpus beside the checkout (CI clones with shared/ next to it)."""
+    root = Path(__file__).resolve().parents[2]
+    candidates = [os.environ.get("TIPLINE_CORPUS"), root.parent / "shared" / "corpus", "/work/shared/corpus"]
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "mat2").is_dir():
+            return Path(candidate)
+    raise RuntimeError("the test corpus (shared/corpus) was not found: set TIPLINE_CORPUS")
+
+
+CORPUS = _find_corpus()
 CANARY = "CNRY7q4xZ"
 
 

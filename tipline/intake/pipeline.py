@@ -75,12 +75,14 @@ def _clean_and_store(attachment: Attachment) -> None:
 def _sanitize_into_clean_blob(attachment: Attachment, tip_key: bytes) -> tuple[Report, int]:
     with open_blob_for_read(attachment.raw_blob) as raw_file:
         reader = DecryptingReader(raw_file, tip_key=tip_key, object_id=attachment.object_id("raw"))
-        with open_blob_for_write(attachment.clean_blob) as clean_file:
-            writer = EncryptingWriter(
+        with (
+            open_blob_for_write(attachment.clean_blob) as clean_file,
+            # Left unfinished if cleaning raises: a cut-off blob never reads as complete.
+            EncryptingWriter(
                 clean_file, tip_key=tip_key, object_id=attachment.object_id("clean")
-            )
+            ) as writer,
+        ):
             report = sanitize(reader, writer, scratch_factory=EncryptedScratchFile)
-            writer.close()
     return report, writer.plaintext_size
 
 

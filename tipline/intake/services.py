@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from tipline.crypto import encrypt_bytes
+from tipline.crypto import decrypt_bytes, encrypt_bytes
 from tipline.intake.upload import EncryptedUpload
 from tipline.keyring import (
     active_pipeline_key,
@@ -21,6 +21,7 @@ from tipline.keyring import (
     tipline_is_open,
 )
 from tipline.models import Attachment, Tip
+from tipline.sanitize import Report, describe
 
 
 logger = logging.getLogger(__name__)
@@ -109,3 +110,24 @@ def _enqueue_processing_on_commit(attachment_id: int) -> None:
 
     # robust: a broker hiccup must not turn a stored tip into an error page.
     transaction.on_commit(lambda: process_attachment.delay(attachment_id), robust=True)
+
+
+def received_files_summary(*, tip: Tip, tip_key: bytes) -> list[dict]:
+    """What the source's confirmation says of each file: its size and, once cleaned, what was removed.
+
+    With the in-process pipeline the files are already cleaned when the page
+    renders; with a separate worker they are not yet, and the page says the
+    cleaning is on its way.
+    """
+    summary = []
+    for attachment in tip.attachments.all():
+        lines: list[str] = []
+        if attachment.state == Attachment.State.DONE and attachment.report_sealed:
+            document = decrypt_bytes(
+                bytes(attachment.report_sealed),
+                tip_key=tip_key,
+                object_id=attachment.object_id("report"),
+            )
+            lines = [str(line) for line in describe(Report.from_dict(json.loads(document)))]
+        summary.append({"size": attachment.received_size, "report": lines})
+    return summary

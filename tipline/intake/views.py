@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 from tipline.csrf import csrf_protect
 from tipline.intake.forms import TipForm
 from tipline.intake.messages import refusal_message
-from tipline.intake.services import TiplineClosed, tip_create
+from tipline.intake.services import TiplineClosed, received_files_summary, tip_create
 from tipline.intake.upload import EncryptingUploadHandler
 from tipline.keyring import tipline_is_open
 
@@ -91,7 +91,7 @@ def _receive(request: HttpRequest, handler: EncryptingUploadHandler) -> HttpResp
     if form.is_blank() and not handler.uploads:
         return _landing(request, form, error=refusal_message("empty"), status=400)
     try:
-        tip_create(
+        tip = tip_create(
             tip_key_id=handler.tip_key_id,
             tip_key=handler.tip_key,
             note=form.cleaned_data["note"],
@@ -101,5 +101,5 @@ def _receive(request: HttpRequest, handler: EncryptingUploadHandler) -> HttpResp
     except TiplineClosed:
         return _closed(request)
     handler.committed = True
-    files = [{"size": upload.size} for upload in handler.uploads]
+    files = received_files_summary(tip=tip, tip_key=handler.tip_key)
     return render(request, "source/received.html", {"files": files})
