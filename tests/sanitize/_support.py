@@ -17,6 +17,7 @@ import pytest
 
 from tipline.sanitize import Report, sanitize
 
+
 def _find_corpus() -> Path:
     """The shared corpus beside the checkout (CI clones with shared/ next to it)."""
     root = Path(__file__).resolve().parents[2]

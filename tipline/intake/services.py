@@ -23,7 +23,6 @@ from tipline.keyring import (
 from tipline.models import Attachment, Tip
 from tipline.sanitize import Report, describe
 
-
 logger = logging.getLogger(__name__)
 
 
@@ -113,11 +112,11 @@ def _enqueue_processing_on_commit(attachment_id: int) -> None:
 
 
 def received_files_summary(*, tip: Tip, tip_key: bytes) -> list[dict]:
-    """What the source's confirmation says of each file: its size and, once cleaned, what was removed.
+    """Each file's size and, once it is cleaned, what was removed from it.
 
-    With the in-process pipeline the files are already cleaned when the page
-    renders; with a separate worker they are not yet, and the page says the
-    cleaning is on its way.
+    With the in-process pipeline the files are already cleaned when the
+    confirmation renders; with a separate worker they usually are not, and the
+    page only says that cleaning runs on every file.
     """
     summary = []
     for attachment in tip.attachments.all():
