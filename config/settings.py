@@ -22,6 +22,7 @@ from config.env import (
     read_or_create_secret,
     secret_from_env,
 )
+from tipline.logging import scrubbed_logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(envstr("TIPLINE_DATA_DIR", str(BASE_DIR / "var"))).resolve()
@@ -278,23 +279,12 @@ CONTENT_SECURITY_POLICY = {
 
 # Records pass a filter that removes anything shaped like a network address, and
 # Django's request logger never gets the request's client details.
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {"scrub_addresses": {"()": "tipline.logging.ScrubAddressesFilter"}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "filters": ["scrub_addresses"],
-            "formatter": "plain",
-        }
-    },
-    "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
-    "loggers": {
+LOGGING = scrubbed_logging_config(
+    root_level=envstr("LOG_LEVEL", "INFO"),
+    loggers={
         # Its records carry the request; 4xx noise says nothing we need.
         "django.request": {"level": "ERROR"},
         "django.security.DisallowedHost": {"handlers": [], "propagate": False},
     },
-}
+)
 ADMINS: list = []

@@ -9,15 +9,20 @@ from __future__ import annotations
 import logging
 import re
 
-IPV4 = r"\b(?:\d{1,3}\.){3}\d{1,3}\b"
-# Eight groups, or fewer with '::' compression; requires at least two colons.
-IPV6 = r"\b(?:[0-9a-fA-F]{1,4}:){2,7}[0-9a-fA-F]{0,4}\b|::(?:[0-9a-fA-F]{1,4}:?){1,7}"
-ADDRESS = re.compile(f"{IPV4}|{IPV6}")
+IPV4 = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b")
+# Any run of hex groups and colons; it is an IPv6 address when it has the
+# '::' compression or at least five colons (a clock time like 12:30:45 has two).
+HEX_COLON_RUN = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
 REDACTED = "[address removed]"
 
 
+def _redact_ipv6(match: re.Match) -> str:
+    text = match.group(0)
+    return REDACTED if "::" in text or text.count(":") >= 5 else text
+
+
 def scrub(text: str) -> str:
-    return ADDRESS.sub(REDACTED, text)
+    return HEX_COLON_RUN.sub(_redact_ipv6, IPV4.sub(REDACTED, text))
 
 
 class ScrubAddressesFilter(logging.Filter):
@@ -29,3 +34,29 @@ class ScrubAddressesFilter(logging.Filter):
         if hasattr(record, "request"):
             record.request = None
         return True
+
+
+def scrubbed_logging_config(*, root_level: str | None, loggers: dict) -> dict:
+    """A ``logging.config.dictConfig`` whose console handler scrubs addresses.
+
+    Shared by Django's settings and the gunicorn configuration, so every
+    process of the tip line logs through the same filter.
+    """
+    config: dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"scrub_addresses": {"()": "tipline.logging.ScrubAddressesFilter"}},
+        "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "filters": ["scrub_addresses"],
+                "formatter": "plain",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "loggers": loggers,
+    }
+    if root_level is not None:
+        config["root"] = {"handlers": ["console"], "level": root_level}
+    return config
