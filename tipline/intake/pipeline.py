@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 
 from django.db import transaction
 
@@ -31,6 +32,12 @@ from tipline.sanitize import Report, sanitize
 from tipline.storage import delete_blob, new_blob_name, open_blob_for_read, open_blob_for_write
 
 logger = logging.getLogger(__name__)
+
+# Cleaning changes process-wide state (warning filters, decoder limits) and can
+# use a lot of memory, so one process cleans one file at a time. Celery's
+# prefork workers never contend for it; the in-process pipeline under
+# gunicorn's threads (the embedded default) does, and waits its turn.
+_ONE_FILE_AT_A_TIME = threading.Lock()
 
 
 def attachment_process(*, attachment_id: int) -> None:
@@ -82,7 +89,8 @@ def _sanitize_into_clean_blob(attachment: Attachment, tip_key: bytes) -> tuple[R
                 clean_file, tip_key=tip_key, object_id=attachment.object_id("clean")
             ) as writer,
         ):
-            report = sanitize(reader, writer, scratch_factory=EncryptedScratchFile)
+            with _ONE_FILE_AT_A_TIME:
+                report = sanitize(reader, writer, scratch_factory=EncryptedScratchFile)
     return report, writer.plaintext_size
 
 
