@@ -7,7 +7,8 @@ fresh data directory, streams one multipart POST of SIZE MiB from a client that
 never holds the body in memory, and prints:
 
 - upload MB/s (request sent until the confirmation arrives) next to a plain
-  file copy of a file of the same size on the same disk, in the same run;
+  copy of a file of the same size on the same disk, in the same run, flushed
+  to disk with fsync (without it the copy only measures the page cache);
 - the web worker's memory before and at its peak (VmHWM), and the growth.
 
 Files are only received and encrypted here (the broker is Kombu's in-memory
@@ -187,7 +188,7 @@ def main() -> None:
     upload_rate, copy_rate = size / MIB / upload_seconds, size / MIB / copy_seconds
     print(f"size                     {size_mib} MiB")
     print(f"upload through gunicorn  {upload_rate:8.1f} MiB/s  ({upload_seconds:.2f} s)")
-    print(f"plain file copy          {copy_rate:8.1f} MiB/s  ({copy_seconds:.2f} s)")
+    print(f"plain file copy + fsync  {copy_rate:8.1f} MiB/s  ({copy_seconds:.2f} s)")
     print(f"upload / copy            {upload_rate / copy_rate:8.2f}   (goal >= 0.50)")
     print(f"worker memory before     {before / 1024:8.1f} MiB")
     print(f"worker memory peak       {peak / 1024:8.1f} MiB")
