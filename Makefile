@@ -31,7 +31,8 @@ test: setup
 	$(PY) -m pytest -m "not integration and not browser"
 
 # Against the real parts: PostgreSQL, a Celery worker on Redis, SeaweedFS S3,
-# headless Chromium. .ci/run starts the services; see docs/testing.md.
+# headless Chromium. PostgreSQL and Redis must be running (.ci/run starts
+# them); SeaweedFS and the Celery worker are started by the test fixtures.
 integration: setup
 	$(PY) -m pytest --ds=tests.integration_settings -m "integration or browser" tests/integration
 
