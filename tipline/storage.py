@@ -18,6 +18,20 @@ from django.core.files.storage import FileSystemStorage, default_storage
 logger = logging.getLogger(__name__)
 
 
+class DurableFile(File):
+    """A blob being written that reaches the disk before ``close`` returns.
+
+    The source is told "your tip has arrived" only after its blobs are closed:
+    a crash a moment later must not lose what we said we had.
+    """
+
+    def close(self) -> None:
+        if not self.closed:
+            self.file.flush()
+            os.fsync(self.file.fileno())
+        super().close()
+
+
 class BlobFileSystemStorage(FileSystemStorage):
     """File-system storage that can also open a new blob for streaming writes.
 
@@ -33,7 +47,7 @@ class BlobFileSystemStorage(FileSystemStorage):
         path = self.path(name)
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-        return File(os.fdopen(fd, "wb"), name=name)
+        return DurableFile(os.fdopen(fd, "wb"), name=name)
 
 
 def new_blob_name(kind: str) -> str:

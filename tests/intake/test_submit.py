@@ -292,3 +292,14 @@ def test_confirmation_summarises_what_was_removed(client: Client, open_tipline) 
     response = submit_tip(client, files=[("foto.jpg", photo)])
     body = response.content.decode()
     assert "ubicación GPS" in body
+
+
+def test_blobs_reach_the_disk_before_the_source_is_told(client: Client, open_tipline, monkeypatch) -> None:
+    import os as os_module
+
+    synced: list[int] = []
+    real_fsync = os_module.fsync
+    monkeypatch.setattr(os_module, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
+    response = submit_tip(client, files=[("a.bin", b"x" * 1000), ("b.bin", b"y" * 1000)])
+    assert response.status_code == 200
+    assert len(synced) >= 4  # two raw blobs, two clean blobs
