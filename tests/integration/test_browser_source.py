@@ -10,6 +10,7 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.integration.conftest import wait_until
 from tipline.models import Attachment, Tip
@@ -18,6 +19,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+
+def wait_for_text(driver: webdriver.Chrome, text: str) -> None:
+    """A click starts a navigation without waiting for it: wait for the new page."""
+    WebDriverWait(driver, 60).until(lambda d: text in d.page_source)
 
 
 @pytest.fixture
@@ -51,15 +57,17 @@ def test_source_sends_a_tip_with_javascript_off(
     driver.get(live_server.url + "/")
     assert "Todo 100% anónimo" in driver.page_source
     driver.find_element(By.LINK_TEXT, "English").click()
+    wait_for_text(driver, "All 100% anonymous")
     assert driver.current_url.endswith("/en/")
     driver.find_element(By.LINK_TEXT, "español").click()
+    wait_for_text(driver, "Todo 100% anónimo")
 
     driver.find_element(By.NAME, "note").send_keys("Una nota enviada sin JavaScript")
     driver.find_element(By.NAME, "links").send_keys("https://example.org/prueba")
     driver.find_element(By.NAME, "files").send_keys(str(photo))
     driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
 
-    assert "Gracias" in driver.page_source
+    wait_for_text(driver, "Gracias")
     assert "Una nota enviada" not in driver.page_source
     tip = Tip.objects.get()
     wait_until(
@@ -75,5 +83,5 @@ def test_refused_submission_keeps_the_note_with_javascript_off(
     driver = browser_without_javascript
     driver.get(live_server.url + "/en/")
     driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    assert "Write a note, add a link or attach a file" in driver.page_source
+    wait_for_text(driver, "Write a note, add a link or attach a file")
     assert Tip.objects.count() == 0
