@@ -17,6 +17,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
 
+def pipeline_grant_dropped(tip: Tip) -> bool:
+    return not Grant.objects.filter(tip=tip, recipient__kind=RecipientKey.Kind.PIPELINE).exists()
+
+
 def all_processed(tip: Tip) -> bool:
     states = set(Attachment.objects.filter(tip=tip).values_list("state", flat=True))
     return states == {Attachment.State.DONE}
@@ -36,12 +40,7 @@ def test_tip_is_processed_by_the_worker_and_stored_encrypted_on_s3(
     wait_until(
         lambda: all_processed(tip), what="the worker to process both files\n" + real_services.log()
     )
-    wait_until(
-        lambda: (
-            not Grant.objects.filter(tip=tip, recipient__kind=RecipientKey.Kind.PIPELINE).exists()
-        ),
-        what="the pipeline grant to be dropped",
-    )
+    wait_until(lambda: pipeline_grant_dropped(tip), what="the pipeline grant to be dropped")
 
     objects = all_objects()
     assert sorted(key.split("/")[0] for key, _ in objects) == ["clean", "clean"]  # raw blobs gone
@@ -76,4 +75,7 @@ def test_tasks_queued_while_no_worker_runs_are_done_when_it_starts(
     wait_until(
         lambda: all_processed(tip), what="the restarted worker to finish\n" + real_services.log()
     )
+    # The raw blob is deleted just after the commit that marks the file done,
+    # and the pipeline grant is dropped after that.
+    wait_until(lambda: pipeline_grant_dropped(tip), what="the pipeline grant to be dropped")
     assert [key.split("/")[0] for key, _ in all_objects()] == ["clean"]
