@@ -50,6 +50,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "csp",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "tipline",
 ]
 
@@ -64,6 +67,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "tipline.csrf.NoReferrerCsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Marks request.user verified once a one-time code was accepted this session.
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -248,6 +253,34 @@ CSRF_COOKIE_AGE = None
 CSRF_COOKIE_SAMESITE = "Strict"
 CSRF_COOKIE_HTTPONLY = True
 CSRF_FAILURE_VIEW = "tipline.views.csrf_failure"
+
+# --- Staff accounts --------------------------------------------------------------------------
+
+LOGIN_URL = "staff:login"
+# Argon2id for staff passwords; the editor's private key is sealed separately
+# under Argon2id too (tipline.triage.accounts), with its own parameters.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# Argon2id cost of sealing an editor's private key under their password
+# (memory in KiB). Stored with each sealed key, so raising it later only
+# affects keys sealed from then on (a password change re-seals).
+TIPLINE_EDITOR_KEY_ARGON2 = {"memory_cost": 64 * 1024, "iterations": 3, "lanes": 4}
+# Consecutive failed logins before an account locks; the lock lasts
+# TIPLINE_LOGIN_LOCK_MINUTES and doubles with each further failure (max a day).
+TIPLINE_LOGIN_FAILURES_BEFORE_LOCK = envint("TIPLINE_LOGIN_FAILURES_BEFORE_LOCK", 5)
+TIPLINE_LOGIN_LOCK_MINUTES = envint("TIPLINE_LOGIN_LOCK_MINUTES", 15)
+OTP_TOTP_ISSUER = TIPLINE_SITE_NAME or "Tip line"
 
 TIPLINE_HTTPS = envbool("TIPLINE_HTTPS", False)
 if TIPLINE_HTTPS:

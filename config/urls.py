@@ -7,6 +7,8 @@ from tipline.views import root
 
 urlpatterns = [
     path("", root, name="root"),
+    # Not under a language prefix: staff pages follow the browser's language.
+    path("staff/", include("tipline.triage.urls")),
 ]
 
 urlpatterns += i18n_patterns(

@@ -19,3 +19,8 @@ CSRF_COOKIE_SECURE = False
 # search a seized disk.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}  # noqa: F405
+
+# Staff accounts are made in many tests: cheap hashing keeps the suite fast.
+# The real costs are exercised by tests that ask for them explicitly.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+TIPLINE_EDITOR_KEY_ARGON2 = {"memory_cost": 8 * 1024, "iterations": 1, "lanes": 1}

@@ -6,15 +6,14 @@ admin asked for it, on a machine they chose, with the offline key.
 
 from __future__ import annotations
 
-import json
 import os
 import unicodedata
 from pathlib import Path
 
-from tipline.crypto import DecryptingReader, PrivateKey, decrypt_bytes
+from tipline.crypto import DecryptingReader, PrivateKey
 from tipline.keyring import tip_key_unwrap
 from tipline.models import Attachment, RecipientKey, Tip
-from tipline.sanitize import Report, describe
+from tipline.reading import attachment_name_open, attachment_report_lines, tip_content_open
 from tipline.storage import copy_stream, open_blob_for_read
 
 MAX_NAME_BYTES = 150
@@ -78,11 +77,7 @@ def tip_export(
     tip_key = tip_key_unwrap(tip=tip, recipient=recipient, private_key=private_key)
     folder = output_dir / tip.reference
     (folder / "files").mkdir(mode=0o700, parents=True, exist_ok=True)
-    content = json.loads(
-        decrypt_bytes(
-            bytes(tip.content_sealed), tip_key=tip_key, object_id=tip.object_id("content")
-        )
-    )
+    content = tip_content_open(tip, tip_key=tip_key)
     _write_text(folder / "note.txt", content["note"] + ("\n" if content["note"] else ""))
     _write_text(folder / "links.txt", "".join(f"{link}\n" for link in content["links"]))
     taken: set[str] = set()
@@ -101,13 +96,9 @@ def tip_export(
 def _export_attachment(
     attachment: Attachment, *, tip_key: bytes, folder: Path, taken: set[str]
 ) -> list[str]:
-    original = decrypt_bytes(
-        bytes(attachment.name_sealed), tip_key=tip_key, object_id=attachment.object_id("name")
-    )
+    original = attachment_name_open(attachment, tip_key=tip_key)
     name = _unique(
-        safe_filename(
-            original.decode("utf-8", "replace"), fallback=f"file-{attachment.position + 1}"
-        ),
+        safe_filename(original, fallback=f"file-{attachment.position + 1}"),
         taken,
     )
     blob, part = (
@@ -138,10 +129,5 @@ def _new_file(path: Path) -> int:
 
 
 def _report_lines(attachment: Attachment, *, tip_key: bytes) -> list[str]:
-    if not attachment.report_sealed:
-        return ["No sanitization report: the file was not processed."]
-    document = decrypt_bytes(
-        bytes(attachment.report_sealed), tip_key=tip_key, object_id=attachment.object_id("report")
-    )
-    report = Report.from_dict(json.loads(document))
-    return [str(line) for line in describe(report)]
+    lines = attachment_report_lines(attachment, tip_key=tip_key)
+    return lines or ["No sanitization report: the file was not processed."]

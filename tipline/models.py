@@ -85,9 +85,19 @@ class Tip(models.Model):
     # The note and the links, as one encrypted JSON document.
     content_sealed = models.BinaryField()
     file_count = models.PositiveSmallIntegerField(default=0)
+    # Triage: who looks after the tip and how the newsroom labels it.
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_tips",
+    )
+    tags = models.ManyToManyField("Tag", blank=True, related_name="tips")
 
     class Meta:
         ordering = ["-id"]
+        indexes = [models.Index(fields=["status", "-id"], name="tip_status_newest")]
 
     def __str__(self) -> str:
         return self.reference
@@ -118,6 +128,8 @@ class Attachment(models.Model):
     report_sealed = models.BinaryField(null=True, blank=True)
     raw_blob = models.CharField(max_length=255, blank=True)
     clean_blob = models.CharField(max_length=255, blank=True)
+    # A small encrypted JPEG made by the worker from the cleaned picture.
+    thumbnail_blob = models.CharField(max_length=255, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
@@ -141,3 +153,63 @@ class Grant(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["tip", "recipient"], name="one_grant_per_recipient")
         ]
+
+
+class Tag(models.Model):
+    """A newsroom label such as "drugs" or "Sinaloa". Names are staff-chosen, not tip content."""
+
+    name = models.CharField(max_length=40, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class EditorNote(models.Model):
+    """An internal note on a tip, encrypted under the tip key like the tip itself."""
+
+    tip = models.ForeignKey(Tip, on_delete=models.CASCADE, related_name="editor_notes")
+    key_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    written_at = models.DateTimeField()
+    body_sealed = models.BinaryField()
+
+    class Meta:
+        ordering = ["id"]
+
+    def object_id(self) -> str:
+        return self.tip.object_id("editor-note", str(self.key_id))
+
+
+class StaffLoginState(models.Model):
+    """Failed-login bookkeeping per account. No client address is ever kept."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="login_state"
+    )
+    failures = models.PositiveIntegerField(default=0)
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+
+class AuditEntry(models.Model):
+    """One line of the append-only, hash-chained audit log. It never holds tip content.
+
+    ``entry_hash`` is SHA-256 over the previous entry's hash and this entry's
+    canonical fields, so changing, removing or reordering any entry breaks
+    every hash after it (see tipline/audit.py).
+    """
+
+    at = models.DateTimeField()
+    actor = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=40)
+    tip_reference = models.CharField(max_length=16, blank=True)
+    detail = models.JSONField(default=dict)
+    previous_hash = models.CharField(max_length=64)
+    entry_hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["id"]

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from tipline.crypto import decrypt_bytes, encrypt_bytes
+from tipline.crypto import encrypt_bytes
 from tipline.intake.upload import EncryptedUpload
 from tipline.keyring import (
     active_pipeline_key,
@@ -21,7 +21,7 @@ from tipline.keyring import (
     tipline_is_open,
 )
 from tipline.models import Attachment, Tip
-from tipline.sanitize import Report, describe
+from tipline.reading import attachment_report_lines
 
 logger = logging.getLogger(__name__)
 
@@ -121,12 +121,7 @@ def received_files_summary(*, tip: Tip, tip_key: bytes) -> list[dict]:
     summary = []
     for attachment in tip.attachments.all():
         lines: list[str] = []
-        if attachment.state == Attachment.State.DONE and attachment.report_sealed:
-            document = decrypt_bytes(
-                bytes(attachment.report_sealed),
-                tip_key=tip_key,
-                object_id=attachment.object_id("report"),
-            )
-            lines = [str(line) for line in describe(Report.from_dict(json.loads(document)))]
+        if attachment.state == Attachment.State.DONE:
+            lines = attachment_report_lines(attachment, tip_key=tip_key)
         summary.append({"size": attachment.received_size, "report": lines})
     return summary

@@ -1,0 +1,126 @@
+"""Staff forms. Labels and messages are translated; nothing here touches keys."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth import password_validation
+from django.utils.translation import gettext_lazy as _
+
+from tipline.models import Tag, Tip
+
+
+class LoginForm(forms.Form):
+    username = forms.CharField(label=_("Username"), max_length=150)
+    password = forms.CharField(label=_("Password"), strip=False, widget=forms.PasswordInput)
+    code = forms.CharField(
+        label=_("One-time code"),
+        max_length=16,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code"}),
+    )
+
+
+class PasswordChangeForm(forms.Form):
+    old_password = forms.CharField(
+        label=_("Current password"), strip=False, widget=forms.PasswordInput
+    )
+    new_password = forms.CharField(label=_("New password"), strip=False, widget=forms.PasswordInput)
+    new_password_again = forms.CharField(
+        label=_("New password, again"), strip=False, widget=forms.PasswordInput
+    )
+
+    def __init__(self, *args, user=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean(self) -> dict:
+        data = super().clean()
+        new, again = data.get("new_password"), data.get("new_password_again")
+        if new and again and new != again:
+            raise forms.ValidationError(_("The two new passwords differ."))
+        if new:
+            password_validation.validate_password(new, self.user)
+        return data
+
+
+def _status_choices(blank: str) -> list[tuple[str, str]]:
+    return [("", blank), *Tip.Status.choices]
+
+
+class InboxFilterForm(forms.Form):
+    """The inbox's filters, read from the query string (GET: bookmarkable, no JS)."""
+
+    status = forms.ChoiceField(label=_("Status"), required=False)
+    tag = forms.ModelChoiceField(label=_("Tag"), queryset=None, required=False)
+    assignee = forms.ChoiceField(label=_("Assigned to"), required=False)
+    has_files = forms.TypedChoiceField(
+        label=_("Files"),
+        required=False,
+        choices=[("", _("Any")), ("yes", _("With files")), ("no", _("Without files"))],
+        coerce=lambda value: value == "yes",
+        empty_value=None,
+    )
+    received_from = forms.DateField(
+        label=_("Received from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    received_to = forms.DateField(
+        label=_("Received until"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args, staff_choices: list[tuple[str, str]], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["status"].choices = _status_choices(_("All"))
+        self.fields["tag"].queryset = Tag.objects.all()
+        self.fields["assignee"].choices = [
+            ("", _("Anyone")),
+            ("me", _("Me")),
+            ("none", _("Nobody")),
+            *staff_choices,
+        ]
+
+
+class BulkStatusForm(forms.Form):
+    tips = forms.MultipleChoiceField(required=True)  # references; choices set per request
+    status = forms.ChoiceField(label=_("Set status of the selected tips to"))
+
+    def __init__(self, *args, references: list[str], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["tips"].choices = [(ref, ref) for ref in references]
+        self.fields["status"].choices = Tip.Status.choices
+
+
+class TipStatusForm(forms.Form):
+    status = forms.ChoiceField(label=_("Status"), choices=Tip.Status.choices)
+
+
+class TipAssigneeForm(forms.Form):
+    assignee = forms.ChoiceField(label=_("Assigned to"), required=False)
+
+    def __init__(self, *args, staff_choices: list[tuple[str, str]], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].choices = [("", _("Nobody")), *staff_choices]
+
+
+class TipTagsForm(forms.Form):
+    tags = forms.CharField(
+        label=_("Tags"),
+        required=False,
+        max_length=500,
+        help_text=_("Separated by commas."),
+    )
+
+
+class EditorNoteForm(forms.Form):
+    body = forms.CharField(
+        label=_("Internal note"),
+        max_length=20000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("Seen only by editors who can read this tip; encrypted like the tip."),
+    )
+
+
+class GrantForm(forms.Form):
+    recipient = forms.TypedChoiceField(label=_("Give access to"), coerce=int)
+
+    def __init__(self, *args, recipients: list, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["recipient"].choices = [(key.pk, key.user.get_username()) for key in recipients]

@@ -1,0 +1,98 @@
+"""What the tip page shows: everything decrypted for one request, nothing kept."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tipline.models import Attachment, Grant, RecipientKey, Tip
+from tipline.reading import (
+    TipContent,
+    attachment_name_open,
+    attachment_report_lines,
+    editor_note_open,
+    tip_content_open,
+)
+from tipline.sanitize import SanitizeStatus
+
+# Cleaned pictures of these types are shown inline; anything else is download-only.
+PREVIEWABLE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+CLEANED = frozenset({SanitizeStatus.CLEANED, SanitizeStatus.CLEANED_REENCODED})
+
+
+@dataclass(frozen=True)
+class FileView:
+    attachment: Attachment
+    name: str
+    size: int
+    report: list[str]
+
+    @property
+    def number(self) -> int:
+        return self.attachment.position + 1
+
+    @property
+    def processed(self) -> bool:
+        return self.attachment.state == Attachment.State.DONE
+
+    @property
+    def cleaned(self) -> bool:
+        return attachment_is_cleaned(self.attachment)
+
+    @property
+    def previewable(self) -> bool:
+        return self.cleaned and self.attachment.mime_type in PREVIEWABLE_TYPES
+
+    @property
+    def downloadable(self) -> bool:
+        return self.processed and bool(self.attachment.clean_blob)
+
+
+def attachment_is_cleaned(attachment: Attachment) -> bool:
+    return attachment.state == Attachment.State.DONE and attachment.sanitize_status in CLEANED
+
+
+@dataclass(frozen=True)
+class NoteView:
+    author: str
+    written_at: object
+    body: str
+
+
+@dataclass(frozen=True)
+class TipPage:
+    content: TipContent
+    files: list[FileView]
+    notes: list[NoteView]
+    readers: list[RecipientKey]
+
+
+def _shown_size(attachment: Attachment) -> int:
+    # The stored (cleaned) size once processed; until then, what arrived.
+    return attachment.received_size if attachment.stored_size is None else attachment.stored_size
+
+
+def tip_page_build(tip: Tip, *, tip_key: bytes) -> TipPage:
+    files = [
+        FileView(
+            attachment,
+            attachment_name_open(attachment, tip_key=tip_key),
+            _shown_size(attachment),
+            attachment_report_lines(attachment, tip_key=tip_key),
+        )
+        for attachment in tip.attachments.all()
+    ]
+    notes = [
+        NoteView(
+            note.author.get_username() if note.author else "",
+            note.written_at,
+            editor_note_open(note, tip_key=tip_key),
+        )
+        for note in tip.editor_notes.select_related("author")
+    ]
+    readers = [
+        grant.recipient
+        for grant in Grant.objects.filter(tip=tip, recipient__kind=RecipientKey.Kind.EDITOR)
+        .select_related("recipient__user")
+        .order_by("recipient__user__username")
+    ]
+    return TipPage(tip_content_open(tip, tip_key=tip_key), files, notes, readers)

@@ -1,0 +1,80 @@
+"""What editors change on a tip: status, assignee, tags, internal notes. Each change is audited."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from tipline.audit import Action, audit_record
+from tipline.models import EditorNote, Tag, Tip
+from tipline.reading import editor_note_seal
+
+MAX_TAG_CHARS = 40
+
+
+@transaction.atomic
+def tip_status_set(*, tip: Tip, status: str, actor: AbstractBaseUser) -> bool:
+    if status not in Tip.Status.values:
+        raise ValueError("unknown status")
+    if tip.status == status:
+        return False
+    previous, tip.status = tip.status, status
+    tip.save(update_fields=["status"])
+    audit_record(
+        actor=actor.get_username(),
+        action=Action.STATUS_CHANGED,
+        tip_reference=tip.reference,
+        detail={"from": previous, "to": status},
+    )
+    return True
+
+
+@transaction.atomic
+def tip_assignee_set(
+    *, tip: Tip, assignee: AbstractBaseUser | None, actor: AbstractBaseUser
+) -> None:
+    tip.assignee = assignee
+    tip.save(update_fields=["assignee"])
+    audit_record(
+        actor=actor.get_username(),
+        action=Action.ASSIGNEE_CHANGED,
+        tip_reference=tip.reference,
+        detail={"to": assignee.get_username() if assignee else ""},
+    )
+
+
+def tag_names_parse(text: str) -> list[str]:
+    """Comma-separated tag names, trimmed, de-duplicated case-insensitively, in order."""
+    seen: dict[str, str] = {}
+    for raw in text.split(","):
+        name = " ".join(raw.split())[:MAX_TAG_CHARS]
+        if name and name.casefold() not in seen:
+            seen[name.casefold()] = name
+    return list(seen.values())
+
+
+@transaction.atomic
+def tip_tags_set(*, tip: Tip, names: list[str], actor: AbstractBaseUser) -> None:
+    """Replace the tip's tags; unknown names become new tags (matched case-insensitively)."""
+    tags = []
+    for name in names:
+        tag = Tag.objects.filter(name__iexact=name).first() or Tag.objects.create(name=name)
+        tags.append(tag)
+    tip.tags.set(tags)
+    audit_record(
+        actor=actor.get_username(),
+        action=Action.TAGS_CHANGED,
+        tip_reference=tip.reference,
+        detail={"tags": [tag.name for tag in tags]},
+    )
+
+
+@transaction.atomic
+def editor_note_add(*, tip: Tip, tip_key: bytes, body: str, author: AbstractBaseUser) -> EditorNote:
+    """An internal note, encrypted under the tip key; the audit log says only that it exists."""
+    note = EditorNote(tip=tip, author=author, written_at=timezone.now())
+    editor_note_seal(note, body, tip_key=tip_key)
+    note.save()
+    audit_record(actor=author.get_username(), action=Action.NOTE_ADDED, tip_reference=tip.reference)
+    return note

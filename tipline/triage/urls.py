@@ -1,0 +1,14 @@
+"""The staff interface under /staff/. Each view module owns its patterns."""
+
+from tipline.triage.views import audit, auth, editors, files, inbox, tip
+
+app_name = "staff"
+
+urlpatterns = [
+    *auth.urlpatterns,
+    *inbox.urlpatterns,
+    *tip.urlpatterns,
+    *files.urlpatterns,
+    *editors.urlpatterns,
+    *audit.urlpatterns,
+]

@@ -1,0 +1,1 @@
+"""Staff views, a module per page family; each module owns its URL patterns."""

@@ -1,0 +1,137 @@
+"""Files of a tip: streamed decrypted downloads, inline previews of cleaned pictures, thumbnails.
+
+Downloads are decrypted chunk by chunk as the browser reads them, never held
+whole in memory or written anywhere. Every response that carries a file says
+``nosniff`` and a sandboxing CSP, so a hostile file opened by mistake in the
+browser can run nothing with the newsroom's session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.urls import path
+from django.utils.http import content_disposition_header
+from django.views.decorators.http import require_GET
+
+from tipline.audit import Action, audit_record
+from tipline.crypto import DecryptingReader, decrypt_bytes
+from tipline.export import safe_filename
+from tipline.models import Attachment
+from tipline.reading import attachment_name_open, attachment_report_lines
+from tipline.storage import open_blob_for_read, read_blob
+from tipline.triage.access import OpenTip, staff_view, tip_open
+from tipline.triage.tip_page import PREVIEWABLE_TYPES, attachment_is_cleaned
+
+STREAM_CHUNK = 256 * 1024
+# A file response may not run anything, load anything or be framed.
+FILE_CSP = "default-src 'none'; img-src 'self'; sandbox"
+
+
+def _attachment(opened: OpenTip, number: int) -> Attachment:
+    attachment = opened.tip.attachments.filter(position=number - 1).first()
+    if attachment is None or attachment.state != Attachment.State.DONE or not attachment.clean_blob:
+        raise Http404
+    return attachment
+
+
+def _decrypted_chunks(attachment: Attachment, tip_key: bytes) -> Iterator[bytes]:
+    with open_blob_for_read(attachment.clean_blob) as encrypted:
+        reader = DecryptingReader(
+            encrypted, tip_key=tip_key, object_id=attachment.object_id("clean")
+        )
+        with reader:
+            while chunk := reader.read(STREAM_CHUNK):
+                yield chunk
+
+
+def _file_response(
+    attachment: Attachment, tip_key: bytes, *, content_type: str, disposition: str
+) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(
+        _decrypted_chunks(attachment, tip_key), content_type=content_type
+    )
+    # With the length declared, a stream cut short by a damaged blob shows up
+    # as a failed download in the browser rather than as a shorter file.
+    response["Content-Length"] = str(attachment.stored_size)
+    response["Content-Disposition"] = disposition
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = FILE_CSP
+    return response
+
+
+def _audit_file(request: HttpRequest, opened: OpenTip, number: int, *, inline: bool) -> None:
+    audit_record(
+        actor=request.user.get_username(),
+        action=Action.FILE_DOWNLOADED,
+        tip_reference=opened.tip.reference,
+        detail={"file": number, "inline": inline},
+    )
+
+
+@staff_view
+@require_GET
+def file_download(request: HttpRequest, reference: str, number: int) -> HttpResponse:
+    opened = tip_open(request, reference)
+    attachment = _attachment(opened, number)
+    name = safe_filename(
+        attachment_name_open(attachment, tip_key=opened.tip_key), fallback=f"file-{number}"
+    )
+    if not attachment_is_cleaned(attachment) and request.GET.get("confirm") != "1":
+        context = {
+            "tip": opened.tip,
+            "number": number,
+            "name": name,
+            "report": attachment_report_lines(attachment, tip_key=opened.tip_key),
+        }
+        return render(request, "staff/download_warning.html", context)
+    _audit_file(request, opened, number, inline=False)
+    return _file_response(
+        attachment,
+        opened.tip_key,
+        content_type="application/octet-stream",
+        disposition=content_disposition_header(True, name),
+    )
+
+
+@staff_view
+@require_GET
+def file_preview(request: HttpRequest, reference: str, number: int) -> HttpResponse:
+    """A cleaned picture shown inline; never any other kind of file."""
+    opened = tip_open(request, reference)
+    attachment = _attachment(opened, number)
+    if not attachment_is_cleaned(attachment) or attachment.mime_type not in PREVIEWABLE_TYPES:
+        raise Http404
+    _audit_file(request, opened, number, inline=True)
+    return _file_response(
+        attachment, opened.tip_key, content_type=attachment.mime_type, disposition="inline"
+    )
+
+
+@staff_view
+@require_GET
+def file_thumbnail(request: HttpRequest, reference: str, number: int) -> HttpResponse:
+    opened = tip_open(request, reference)
+    attachment = _attachment(opened, number)
+    if not attachment.thumbnail_blob:
+        raise Http404
+    jpeg = decrypt_bytes(
+        read_blob(attachment.thumbnail_blob),
+        tip_key=opened.tip_key,
+        object_id=attachment.object_id("thumbnail"),
+    )
+    response = HttpResponse(jpeg, content_type="image/jpeg")
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = FILE_CSP
+    return response
+
+
+urlpatterns = [
+    path("tips/<str:reference>/files/<int:number>/", file_download, name="file_download"),
+    path("tips/<str:reference>/files/<int:number>/preview/", file_preview, name="file_preview"),
+    path(
+        "tips/<str:reference>/files/<int:number>/thumbnail/", file_thumbnail, name="file_thumbnail"
+    ),
+]
