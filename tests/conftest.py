@@ -53,8 +53,18 @@ class RecoveryKey:
 
 
 @pytest.fixture
-def recovery_key(db, tmp_path: Path) -> RecoveryKey:
+def recovery_key(db, tmp_path: Path, monkeypatch) -> RecoveryKey:
+    from tipline.crypto import Argon2Params
     from tipline.keyring import recovery_key_create, recovery_private_key_load
+
+    # The real cost (256 MiB of Argon2id, twice) is for a key that leaves the
+    # server; tests that only need a recovery key to exist pay 8 MiB. The
+    # sealed file records its parameters, so nothing else differs.
+    # tests/test_recovery_and_export.py runs the command at the real cost.
+    monkeypatch.setattr(
+        "tipline.keyring.RECOVERY_KEY_ARGON2",
+        Argon2Params(memory_cost=8 * 1024, iterations=1, lanes=1),
+    )
 
     created = recovery_key_create(passphrase=RECOVERY_PASSPHRASE)
     path = tmp_path / "recovery.key"

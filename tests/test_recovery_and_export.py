@@ -10,7 +10,9 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 
 from tests.intake.helpers import submit_tip
+from tipline.crypto import sealed_key_params
 from tipline.export import safe_filename
+from tipline.keyring import dearmor_recovery_key
 from tipline.models import Grant, RecipientKey, Tip
 
 pytestmark = pytest.mark.django_db
@@ -29,6 +31,9 @@ def test_create_recovery_key_writes_a_private_sealed_file(tmp_path: Path, monkey
     text = key_file.read_text()
     assert text.startswith("-----BEGIN TIPLINE RECOVERY KEY-----")
     assert RecipientKey.objects.filter(kind="recovery", active=True).count() == 1
+    # The file someone may steal costs 256 MiB of Argon2id per guess.
+    params = sealed_key_params(dearmor_recovery_key(text))
+    assert params.memory_cost == 256 * 1024 and params.iterations >= 4
 
 
 def test_refuses_to_replace_without_rotate(tmp_path: Path, monkeypatch) -> None:

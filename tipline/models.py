@@ -146,13 +146,18 @@ class Grant(models.Model):
     """The tip key wrapped to one recipient. Deleting every grant of a tip makes it unreadable."""
 
     tip = models.ForeignKey(Tip, on_delete=models.CASCADE, related_name="grants")
-    recipient = models.ForeignKey(RecipientKey, on_delete=models.CASCADE, related_name="grants")
+    # Indexed with the tip below: the inbox reads (recipient, tip) pairs from
+    # the index alone, never the wide rows with their wrapped keys.
+    recipient = models.ForeignKey(
+        RecipientKey, on_delete=models.CASCADE, related_name="grants", db_index=False
+    )
     wrapped_key = models.BinaryField()
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["tip", "recipient"], name="one_grant_per_recipient")
         ]
+        indexes = [models.Index(fields=["recipient", "tip"], name="grant_recipient_tip")]
 
 
 class Tag(models.Model):

@@ -105,7 +105,10 @@ class TipTagsForm(forms.Form):
         label=_("Tags"),
         required=False,
         max_length=500,
-        help_text=_("Separated by commas."),
+        help_text=_(
+            "Separated by commas. Tags are not encrypted, so they can be filtered on: "
+            "never put a name or anything from the tip in them."
+        ),
     )
 
 

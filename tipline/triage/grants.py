@@ -56,6 +56,7 @@ def tip_grant_revoke(*, tip: Tip, recipient: RecipientKey, actor: str) -> bool:
     return bool(removed)
 
 
+@transaction.atomic
 def grants_copy_to_editor(*, editor: Editor, newcomer: RecipientKey, actor: str) -> int:
     """Grant ``newcomer`` every tip ``editor`` can read and they cannot; returns how many."""
     count = 0

@@ -58,7 +58,7 @@ def _without_status_filter(tips: QuerySet[Tip], f: InboxFilters, user_id: int) -
         tips = tips.filter(file_count__gt=0) if f.has_files else tips.filter(file_count=0)
     if f.received_from:
         tips = tips.filter(received_on__gte=_day_start(f.received_from))
-    if f.received_to:
+    if f.received_to and f.received_to < date.max:  # the last day has no day after it
         tips = tips.filter(received_on__lt=_day_start(f.received_to) + timedelta(days=1))
     return tips
 

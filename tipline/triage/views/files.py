@@ -8,6 +8,7 @@ browser can run nothing with the newsroom's session.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
@@ -17,7 +18,7 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
 from tipline.audit import Action, audit_record
-from tipline.crypto import DecryptingReader, decrypt_bytes
+from tipline.crypto import DecryptingReader, DecryptionError, decrypt_bytes
 from tipline.export import safe_filename
 from tipline.models import Attachment
 from tipline.reading import attachment_name_open, attachment_report_lines
@@ -25,6 +26,7 @@ from tipline.storage import open_blob_for_read, read_blob
 from tipline.triage.access import OpenTip, staff_view, tip_open
 from tipline.triage.tip_page import PREVIEWABLE_TYPES, attachment_is_cleaned
 
+logger = logging.getLogger(__name__)
 STREAM_CHUNK = 256 * 1024
 # A file response may not run anything, load anything or be framed.
 FILE_CSP = "default-src 'none'; img-src 'self'; sandbox"
@@ -37,21 +39,38 @@ def _attachment(opened: OpenTip, number: int) -> Attachment:
     return attachment
 
 
-def _decrypted_chunks(attachment: Attachment, tip_key: bytes) -> Iterator[bytes]:
-    with open_blob_for_read(attachment.clean_blob) as encrypted:
-        reader = DecryptingReader(
-            encrypted, tip_key=tip_key, object_id=attachment.object_id("clean")
-        )
-        with reader:
-            while chunk := reader.read(STREAM_CHUNK):
-                yield chunk
+class DecryptedStream:
+    """The cleaned file, decrypted chunk by chunk as the response is sent.
+
+    Opened before the response starts, so a blob that fails its header or final
+    chunk check becomes an error page rather than a broken download. Django
+    calls ``close()`` when the response ends, even if it never started.
+    """
+
+    def __init__(self, attachment: Attachment, tip_key: bytes) -> None:
+        self._encrypted = open_blob_for_read(attachment.clean_blob)
+        try:
+            self._reader = DecryptingReader(
+                self._encrypted, tip_key=tip_key, object_id=attachment.object_id("clean")
+            )
+        except DecryptionError:
+            self._encrypted.close()
+            raise
+
+    def __iter__(self) -> Iterator[bytes]:
+        while chunk := self._reader.read(STREAM_CHUNK):
+            yield chunk
+
+    def close(self) -> None:
+        self._reader.close()
+        self._encrypted.close()
 
 
 def _file_response(
     attachment: Attachment, tip_key: bytes, *, content_type: str, disposition: str
 ) -> StreamingHttpResponse:
     response = StreamingHttpResponse(
-        _decrypted_chunks(attachment, tip_key), content_type=content_type
+        DecryptedStream(attachment, tip_key), content_type=content_type
     )
     # With the length declared, a stream cut short by a damaged blob shows up
     # as a failed download in the browser rather than as a shorter file.
@@ -60,6 +79,11 @@ def _file_response(
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = FILE_CSP
     return response
+
+
+def _damaged(request: HttpRequest, opened: OpenTip) -> HttpResponse:
+    logger.warning("a stored file failed authentication when an editor opened it")
+    return render(request, "staff/file_damaged.html", {"tip": opened.tip}, status=500)
 
 
 def _audit_file(request: HttpRequest, opened: OpenTip, number: int, *, inline: bool) -> None:
@@ -87,13 +111,17 @@ def file_download(request: HttpRequest, reference: str, number: int) -> HttpResp
             "report": attachment_report_lines(attachment, tip_key=opened.tip_key),
         }
         return render(request, "staff/download_warning.html", context)
+    try:
+        response = _file_response(
+            attachment,
+            opened.tip_key,
+            content_type="application/octet-stream",
+            disposition=content_disposition_header(True, name),
+        )
+    except DecryptionError:
+        return _damaged(request, opened)
     _audit_file(request, opened, number, inline=False)
-    return _file_response(
-        attachment,
-        opened.tip_key,
-        content_type="application/octet-stream",
-        disposition=content_disposition_header(True, name),
-    )
+    return response
 
 
 @staff_view
@@ -104,10 +132,14 @@ def file_preview(request: HttpRequest, reference: str, number: int) -> HttpRespo
     attachment = _attachment(opened, number)
     if not attachment_is_cleaned(attachment) or attachment.mime_type not in PREVIEWABLE_TYPES:
         raise Http404
+    try:
+        response = _file_response(
+            attachment, opened.tip_key, content_type=attachment.mime_type, disposition="inline"
+        )
+    except DecryptionError:
+        return _damaged(request, opened)
     _audit_file(request, opened, number, inline=True)
-    return _file_response(
-        attachment, opened.tip_key, content_type=attachment.mime_type, disposition="inline"
-    )
+    return response
 
 
 @staff_view
@@ -117,11 +149,14 @@ def file_thumbnail(request: HttpRequest, reference: str, number: int) -> HttpRes
     attachment = _attachment(opened, number)
     if not attachment.thumbnail_blob:
         raise Http404
-    jpeg = decrypt_bytes(
-        read_blob(attachment.thumbnail_blob),
-        tip_key=opened.tip_key,
-        object_id=attachment.object_id("thumbnail"),
-    )
+    try:
+        jpeg = decrypt_bytes(
+            read_blob(attachment.thumbnail_blob),
+            tip_key=opened.tip_key,
+            object_id=attachment.object_id("thumbnail"),
+        )
+    except DecryptionError:
+        return _damaged(request, opened)
     response = HttpResponse(jpeg, content_type="image/jpeg")
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = FILE_CSP

@@ -22,6 +22,18 @@ from tipline.triage.tips import tip_status_set
 PAGE_SIZE = 50
 
 
+class CountedPaginator(Paginator):
+    """A paginator told its total, which the per-status counts already give: one query less."""
+
+    def __init__(self, object_list, per_page: int, *, count: int) -> None:
+        super().__init__(object_list, per_page)
+        self._known_count = count
+
+    @property
+    def count(self) -> int:
+        return self._known_count
+
+
 def staff_choices() -> list[tuple[str, str]]:
     users = get_user_model().objects.filter(is_staff=True, is_active=True).order_by("username")
     return [(str(user.pk), user.get_username()) for user in users]
@@ -53,9 +65,10 @@ def inbox(request: HttpRequest) -> HttpResponse:
     form = InboxFilterForm(request.GET or None, staff_choices=staff_choices())
     filters = _filters(form)
     tips = inbox_tips(request.editor, filters, request.user.pk)
-    page = Paginator(tips, PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = [(tip, tip_preview(tip, request.editor)) for tip in page.object_list]
     counts = status_counts(request.editor, filters, request.user.pk)
+    total = counts[filters.status] if filters.status else sum(counts.values())
+    page = CountedPaginator(tips, PAGE_SIZE, count=total).get_page(request.GET.get("page"))
+    rows = [(tip, tip_preview(tip, request.editor)) for tip in page.object_list]
     context = {
         "form": form,
         "page": page,
@@ -81,7 +94,10 @@ def bulk_status(request: HttpRequest) -> HttpResponse:
         .filter(reference__in=references)
         .values_list("reference", flat=True)
     )
-    form = BulkStatusForm(request.POST, references=sorted(readable))
+    # A tip the editor cannot read (any more) is left out, not a reason to refuse the rest.
+    data = request.POST.copy()
+    data.setlist("tips", [reference for reference in references if reference in readable])
+    form = BulkStatusForm(data, references=sorted(readable))
     if not form.is_valid():
         messages.error(request, _("Choose one or more tips you can read, and a status."))
         return redirect("staff:inbox")

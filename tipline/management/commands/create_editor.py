@@ -1,0 +1,89 @@
+"""Create a staff account with its key pair, authenticator enrolment and backup codes."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model, password_validation
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, no_translations
+from django.db import transaction
+
+from tipline.audit import Action, audit_record
+from tipline.keyring import tipline_is_open
+from tipline.management.secrets_input import read_passphrase
+from tipline.triage.accounts import AccountError, EditorCreated, editor_create
+
+PASSWORD_ENV = "TIPLINE_PASSWORD"  # noqa: S105 - a variable name
+AUDIT_ACTOR = "manage.py"
+
+
+class Command(BaseCommand):
+    help = (
+        "Create a staff account. The password is asked for twice (or read from "
+        f"{PASSWORD_ENV}); the authenticator enrolment URI and the backup codes are "
+        "printed once, for the operator to hand to the editor."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("username")
+        parser.add_argument(
+            "--admin", action="store_true", help="may manage editors and read the audit log"
+        )
+
+    # Operator messages are English; so are the password validators' messages here.
+    @no_translations
+    def handle(self, *args, username: str, admin: bool, **options) -> None:
+        _check_username(username)  # before the prompt: do not ask for a password in vain
+        password = read_passphrase(PASSWORD_ENV, prompt=f"Password for {username}", confirm=True)
+        _check_password(username, password)
+        was_open = tipline_is_open()
+        try:
+            with transaction.atomic():  # an account never exists without its audit entry
+                created = editor_create(username=username, password=password, is_admin=admin)
+                audit_record(
+                    actor=AUDIT_ACTOR,
+                    action=Action.EDITOR_CREATED,
+                    detail={"editor": username, "admin": admin},
+                )
+        except AccountError as exc:
+            raise CommandError(str(exc)) from None
+        self._report(created, admin=admin, opened=not was_open)
+
+    def _report(self, created: EditorCreated, *, admin: bool, opened: bool) -> None:
+        role = "Admin" if admin else "Editor"
+        self.stdout.write(f"{role} {created.user.get_username()} created.")
+        self.stdout.write("")
+        self.stdout.write("Authenticator enrolment URI (shown only now):")
+        self.stdout.write(f"  {created.otpauth_uri}")
+        self.stdout.write(
+            "Enrol it in the editor's authenticator app (paste it, or make a QR code of it "
+            "offline), then log in at /staff/login/."
+        )
+        self.stdout.write("")
+        self.stdout.write("Backup codes (each works once in place of an app code; shown only now):")
+        for code in created.backup_codes:
+            self.stdout.write(f"  {code}")
+        if opened:
+            self.stdout.write("")
+            self.stdout.write(
+                "The tip line is now open: tips are accepted, and this editor can read them."
+            )
+
+
+def _check_username(username: str) -> None:
+    User = get_user_model()
+    try:
+        User.username_validator(username)
+    except ValidationError as exc:
+        raise CommandError(f"invalid username: {' '.join(exc.messages)}") from None
+    if len(username) > User._meta.get_field("username").max_length:
+        raise CommandError("invalid username: too long")
+    if User.objects.filter(username=username).exists():
+        raise CommandError(f"an account named {username} already exists")
+
+
+def _check_password(username: str, password: str) -> None:
+    try:
+        # An unsaved user lets the similarity check compare with the username.
+        password_validation.validate_password(password, get_user_model()(username=username))
+    except ValidationError as exc:
+        raise CommandError(f"password refused: {' '.join(exc.messages)}") from None

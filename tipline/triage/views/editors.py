@@ -1,0 +1,172 @@
+"""Staff accounts: the list, creating an editor, deactivating one, sharing tips with one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import segno
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from tipline.audit import Action, audit_record
+from tipline.models import RecipientKey
+from tipline.triage.access import admin_view, staff_view
+from tipline.triage.accounts import (
+    AccountError,
+    EditorCreated,
+    editor_create,
+    editor_deactivate,
+    editor_key,
+)
+from tipline.triage.forms_editors import DeactivateForm, EditorCreateForm
+from tipline.triage.grants import grants_copy_to_editor
+
+QR_SVG_OPTIONS: dict[str, int | str | bool | None] = {
+    "scale": 4,
+    "border": 4,
+    "dark": "#000",
+    "light": "#fff",
+    "svgclass": None,
+    "lineclass": None,
+    "omitsize": True,
+}
+
+
+@dataclass(frozen=True)
+class EditorRow:
+    user: AbstractBaseUser
+    fingerprint: str  # empty when the account has no active key
+
+
+@staff_view
+@require_GET
+def editors_view(request: HttpRequest) -> HttpResponse:
+    """Every editor sees colleagues (to share tips with them); only admins manage accounts."""
+    users = get_user_model().objects.filter(is_staff=True).order_by("username")
+    if not request.user.is_superuser:
+        users = users.filter(is_active=True)
+    fingerprints = dict(
+        RecipientKey.objects.filter(kind=RecipientKey.Kind.EDITOR, active=True).values_list(
+            "user_id", "fingerprint"
+        )
+    )
+    rows = [EditorRow(user, fingerprints.get(user.pk, "")) for user in users]
+    return render(request, "staff/editors.html", {"rows": rows})
+
+
+@admin_view
+@require_http_methods(["GET", "POST"])
+def editor_create_view(request: HttpRequest) -> HttpResponse:
+    form = EditorCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            created = _editor_create_audited(
+                username=form.cleaned_data["username"],
+                password=form.cleaned_data["password"],
+                is_admin=form.cleaned_data["is_admin"],
+                actor=request.user.get_username(),
+            )
+        except AccountError:  # the same name was taken since the form checked
+            form.add_error("username", _("An account with this username already exists."))
+        else:
+            # Rendered, not redirected: the enrolment secret and the backup
+            # codes exist only in this response (no-store, like every page).
+            context = {"created": created, "qr_svg": _qr_svg(created.otpauth_uri)}
+            return render(request, "staff/editor_created.html", context)
+    return render(request, "staff/editor_new.html", {"form": form})
+
+
+def _editor_create_audited(
+    *, username: str, password: str, is_admin: bool, actor: str
+) -> EditorCreated:
+    # One transaction: an account never exists without its audit entry.
+    with transaction.atomic():
+        created = editor_create(username=username, password=password, is_admin=is_admin)
+        audit_record(
+            actor=actor,
+            action=Action.EDITOR_CREATED,
+            detail={"editor": username, "admin": is_admin},
+        )
+    return created
+
+
+def _qr_svg(uri: str) -> SafeString:
+    """The enrolment URI as an inline SVG QR code, built here from the URI alone."""
+    # A viewBox and no fixed size: the stylesheet (.qr svg) sets the size.
+    svg = segno.make(uri, error="m").svg_inline(**QR_SVG_OPTIONS)
+    # The CSP forbids inline style, and the markup is trusted only because
+    # segno writes it from the URI's bits: refuse anything that breaks either.
+    if "style" in svg or "<script" in svg or not svg.startswith("<svg "):
+        raise ImproperlyConfigured("segno's inline SVG changed shape; check it before use")
+    return mark_safe(svg)  # noqa: S308 - segno's own markup, checked above
+
+
+@admin_view
+@require_POST
+def editor_deactivate_view(request: HttpRequest, user_id: int) -> HttpResponse:
+    user = get_object_or_404(get_user_model(), pk=user_id, is_staff=True)
+    if user.pk == request.user.pk:
+        # Also keeps at least one admin: the one asking.
+        messages.error(request, _("You cannot deactivate your own account."))
+    elif not DeactivateForm(request.POST).is_valid():
+        messages.error(request, _("Tick the box to confirm the deactivation."))
+    elif not user.is_active:
+        messages.info(request, _("That account was already deactivated."))
+    else:
+        with transaction.atomic():
+            removed = editor_deactivate(user=user)
+            audit_record(
+                actor=request.user.get_username(),
+                action=Action.EDITOR_DEACTIVATED,
+                detail={"editor": user.get_username(), "grants_removed": removed},
+            )
+        messages.success(
+            request,
+            _("%(name)s was deactivated; their key no longer opens any tip.")
+            % {"name": user.get_username()},
+        )
+    return redirect("staff:editors")
+
+
+@staff_view
+@require_POST
+def editor_grant_mine_view(request: HttpRequest, user_id: int) -> HttpResponse:
+    user = get_object_or_404(get_user_model(), pk=user_id, is_staff=True, is_active=True)
+    newcomer = editor_key(user)
+    if newcomer is None:
+        raise Http404
+    back = "staff:editors"
+    if newcomer.pk == request.editor.recipient.pk:
+        messages.info(request, _("You can already read your own tips."))
+        return redirect(back)
+    count = grants_copy_to_editor(
+        editor=request.editor, newcomer=newcomer, actor=request.user.get_username()
+    )
+    messages.success(
+        request,
+        ngettext(
+            "%(count)d tip you can read was shared with %(name)s.",
+            "%(count)d tips you can read were shared with %(name)s.",
+            count,
+        )
+        % {"count": count, "name": user.get_username()},
+    )
+    return redirect(back)
+
+
+urlpatterns = [
+    path("editors/", editors_view, name="editors"),
+    path("editors/new/", editor_create_view, name="editor_create"),
+    path("editors/<int:user_id>/deactivate/", editor_deactivate_view, name="editor_deactivate"),
+    path("editors/<int:user_id>/grant-my-tips/", editor_grant_mine_view, name="editor_grant_mine"),
+]
