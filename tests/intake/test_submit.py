@@ -268,7 +268,9 @@ def test_origin_null_without_the_token_is_refused(open_tipline, blob_storage: Pa
 def test_a_foreign_origin_is_refused_even_with_the_token(open_tipline, blob_storage: Path) -> None:
     client, token = csrf_client_and_token()
     response = client.post(
-        "/es/send/", {"note": "hola", "csrfmiddlewaretoken": token}, HTTP_ORIGIN="https://evil.example"
+        "/es/send/",
+        {"note": "hola", "csrfmiddlewaretoken": token},
+        HTTP_ORIGIN="https://evil.example",
     )
     assert response.status_code == 403
     assert_nothing_stored(blob_storage)
@@ -277,14 +279,18 @@ def test_a_foreign_origin_is_refused_even_with_the_token(open_tipline, blob_stor
 def test_files_without_a_registered_pipeline_key_are_refused_politely(
     client: Client, recovery_key, blob_storage: Path, settings, caplog
 ) -> None:
-    settings.CELERY_TASK_ALWAYS_EAGER = False  # a separate worker host that never ran init_pipeline_key
+    settings.CELERY_TASK_ALWAYS_EAGER = (
+        False  # a separate worker host that never ran init_pipeline_key
+    )
     response = submit_tip(client, note="hola", files=[("a.txt", b"hola")])
     assert response.status_code == 503
     assert_nothing_stored(blob_storage)
     assert "init_pipeline_key" in caplog.text
 
 
-@pytest.mark.django_db(transaction=True)  # real commits: the in-process pipeline runs before the page renders
+@pytest.mark.django_db(
+    transaction=True
+)  # real commits: the in-process pipeline runs before the page renders
 def test_confirmation_summarises_what_was_removed(client: Client, open_tipline) -> None:
     from tests.sanitize._support import CORPUS
 
@@ -294,7 +300,9 @@ def test_confirmation_summarises_what_was_removed(client: Client, open_tipline) 
     assert "ubicación GPS" in body
 
 
-def test_blobs_reach_the_disk_before_the_source_is_told(client: Client, open_tipline, monkeypatch) -> None:
+def test_blobs_reach_the_disk_before_the_source_is_told(
+    client: Client, open_tipline, monkeypatch
+) -> None:
     import os as os_module
 
     synced: list[int] = []

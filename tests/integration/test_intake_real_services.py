@@ -16,7 +16,6 @@ from tipline.models import Attachment, Grant, RecipientKey, Tip
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
-
 def pipeline_grant_dropped(tip: Tip) -> bool:
     return not Grant.objects.filter(tip=tip, recipient__kind=RecipientKey.Kind.PIPELINE).exists()
 

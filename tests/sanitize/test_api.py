@@ -18,16 +18,25 @@ from . import makers, makers_office
 from ._support import CORPUS, Sink, Source, clean
 
 SNIFFED = {
-    "mat2/dirty.jpg": ("image/jpeg", "image"), "mat2/dirty.png": ("image/png", "image"),
-    "mat2/dirty.gif": ("image/gif", "image"), "mat2/dirty.webp": ("image/webp", "image"),
-    "mat2/dirty.tiff": ("image/tiff", "image"), "mat2/dirty.bmp": ("image/bmp", "image"),
-    "mat2/dirty.heic": ("image/heic", "image"), "mat2/dirty.avif": ("image/avif", "image"),
-    "mat2/dirty.pdf": ("application/pdf", "pdf"), "mat2/dirty.mp4": ("video/mp4", "video"),
-    "mat2/dirty.mp3": ("audio/mpeg", "audio"), "mat2/dirty.flac": ("audio/flac", "audio"),
-    "mat2/dirty.ogg": ("audio/ogg", "audio"), "mat2/dirty.wav": ("audio/wav", "audio"),
+    "mat2/dirty.jpg": ("image/jpeg", "image"),
+    "mat2/dirty.png": ("image/png", "image"),
+    "mat2/dirty.gif": ("image/gif", "image"),
+    "mat2/dirty.webp": ("image/webp", "image"),
+    "mat2/dirty.tiff": ("image/tiff", "image"),
+    "mat2/dirty.bmp": ("image/bmp", "image"),
+    "mat2/dirty.heic": ("image/heic", "image"),
+    "mat2/dirty.avif": ("image/avif", "image"),
+    "mat2/dirty.pdf": ("application/pdf", "pdf"),
+    "mat2/dirty.mp4": ("video/mp4", "video"),
+    "mat2/dirty.mp3": ("audio/mpeg", "audio"),
+    "mat2/dirty.flac": ("audio/flac", "audio"),
+    "mat2/dirty.ogg": ("audio/ogg", "audio"),
+    "mat2/dirty.wav": ("audio/wav", "audio"),
     "mat2/dirty.odt": ("application/vnd.oasis.opendocument.text", "office"),
-    "mat2/dirty.docx": ("application/vnd.openxmlformats-officedocument.wordprocessingml."
-                        "document", "office"),
+    "mat2/dirty.docx": (
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "office",
+    ),
     "mat2/dirty.txt": ("application/octet-stream", "other"),
 }
 
@@ -49,8 +58,14 @@ def test_sniff_ignores_what_a_file_claims() -> None:
 
 
 def test_report_round_trips_through_json() -> None:
-    report = Report(SanitizeStatus.CLEANED, "image/jpeg", "image", ".jpg",
-                    [Removed("gps"), Removed("comments", 3)], ["orientation_kept"])
+    report = Report(
+        SanitizeStatus.CLEANED,
+        "image/jpeg",
+        "image",
+        ".jpg",
+        [Removed("gps"), Removed("comments", 3)],
+        ["orientation_kept"],
+    )
     data = json.loads(json.dumps(report.to_dict()))
     assert data["status"] == "cleaned"
     assert data["removed"] == [{"what": "gps", "count": 1}, {"what": "comments", "count": 3}]
@@ -58,13 +73,25 @@ def test_report_round_trips_through_json() -> None:
 
 
 def test_describe_reads_like_sentences() -> None:
-    report = Report(SanitizeStatus.CLEANED, "image/jpeg", "image", ".jpg",
-                    [Removed("gps"), Removed("camera"), Removed("author"),
-                     Removed("comments", 3), Removed("no-such-code")], ["orientation_kept"])
+    report = Report(
+        SanitizeStatus.CLEANED,
+        "image/jpeg",
+        "image",
+        ".jpg",
+        [
+            Removed("gps"),
+            Removed("camera"),
+            Removed("author"),
+            Removed("comments", 3),
+            Removed("no-such-code"),
+        ],
+        ["orientation_kept"],
+    )
     with translation.override("en"):
         lines = describe(report)
-        damaged = describe(Report(SanitizeStatus.DAMAGED, "image/png", "image", ".png",
-                                  reason="too_many_pixels"))
+        damaged = describe(
+            Report(SanitizeStatus.DAMAGED, "image/png", "image", ".png", reason="too_many_pixels")
+        )
     assert lines[1:5] == ["GPS location", "camera make and model", "author name", "3 comments"]
     assert lines[5] == "other metadata"
     assert "right way up" in lines[-1]
@@ -109,8 +136,12 @@ def test_production_scratch_file(tmp_path: Path, kind: str) -> None:
     """The pipeline's encrypted scratch file works as the muxer's seekable output."""
     from tipline.crypto import EncryptedScratchFile
 
-    data = {"mp4": lambda: makers.video(tmp_path, "mp4"), "heic": lambda: makers.heic(tmp_path),
-            "pdf": lambda: makers.pdf(tmp_path), "docx": makers_office.docx}[kind]()
+    data = {
+        "mp4": lambda: makers.video(tmp_path, "mp4"),
+        "heic": lambda: makers.heic(tmp_path),
+        "pdf": lambda: makers.pdf(tmp_path),
+        "docx": makers_office.docx,
+    }[kind]()
     plain_report, plain = clean(data)
     report, output = clean(data, scratch_factory=EncryptedScratchFile)
     assert report == plain_report and output == plain

@@ -31,8 +31,10 @@ IMAGES: dict[str, Maker] = {
     "bmp": makers.bmp,
 }
 MEDIA: dict[str, Maker] = {
-    **{c: (lambda tmp, c=c: makers.video(tmp, c)) for c in ("mp4", "mov", "mkv", "webm", "avi",
-                                                             "3gp")},
+    **{
+        c: (lambda tmp, c=c: makers.video(tmp, c))
+        for c in ("mp4", "mov", "mkv", "webm", "avi", "3gp")
+    },
     **{a: (lambda tmp, a=a: makers.audio(tmp, a)) for a in makers.AUDIO},
     "mjpeg-avi": lambda tmp: makers.mjpeg(tmp, "avi"),
     "mjpeg-mov": lambda tmp: makers.mjpeg(tmp, "mov"),
@@ -83,8 +85,17 @@ def test_jpeg_keeps_only_orientation(tmp_path: Path) -> None:
     report, output = clean(makers.jpeg(tmp_path, orientation=6))
     exif = Image.open(io.BytesIO(output)).getexif()
     assert dict(exif) == {0x0112: 6}
-    assert {"gps", "camera", "author", "comments", "xmp", "iptc", "thumbnail", "device",
-            "trailing_data"} <= {r.what for r in report.removed}
+    assert {
+        "gps",
+        "camera",
+        "author",
+        "comments",
+        "xmp",
+        "iptc",
+        "thumbnail",
+        "device",
+        "trailing_data",
+    } <= {r.what for r in report.removed}
     assert "orientation_kept" in report.notes
 
 
@@ -106,8 +117,12 @@ def test_media_still_plays(tmp_path: Path, kind: str) -> None:
     original = MEDIA[kind](tmp_path)
     _, output = clean(original)
     with av.open(io.BytesIO(original)) as a, av.open(io.BytesIO(output)) as b:
-        kinds = sorted(s.type for s in a.streams if s.type in ("audio", "video")
-                       and not s.disposition & av.stream.Disposition.attached_pic)
+        kinds = sorted(
+            s.type
+            for s in a.streams
+            if s.type in ("audio", "video")
+            and not s.disposition & av.stream.Disposition.attached_pic
+        )
         assert sorted(s.type for s in b.streams) == kinds
         assert b.duration == pytest.approx(a.duration, abs=150_000)  # microseconds
         decoded = sum(1 for _ in b.decode(b.streams[0]))
@@ -132,8 +147,19 @@ def test_mov_rotation_is_kept(tmp_path: Path) -> None:
     from .makers import exiftool_write
 
     src = tmp_path / "r.mov"
-    ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x48:rate=10", "-t", "0.5", "-c:v", "libx264",
-           "-preset", "ultrafast", str(src))
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=64x48:rate=10",
+        "-t",
+        "0.5",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        str(src),
+    )
     exiftool_write(src, "-Rotation=90")
     _, output = clean(src.read_bytes())
     path = tmp_path / "out.mov"
@@ -154,7 +180,8 @@ def test_pdf_keeps_text_drops_history(tmp_path: Path) -> None:
         assert "/T" not in page.Annots[0] and page.Annots[0].Contents == "a note"
         assert len(pdf.attachments) == 0
     assert {"javascript", "embedded_files", "xmp", "author", "private_data"} <= {
-        r.what for r in report.removed}
+        r.what for r in report.removed
+    }
 
 
 def test_docx_text_reads_as_accepted(tmp_path: Path) -> None:

@@ -30,14 +30,21 @@ NAMES = [str(p.relative_to(CORPUS)) for p in corpus_files()]
 UNSUPPORTED = "not_sanitized", "unsupported_type"
 EXPECTED_NOT_CLEANED = {
     # Not a format we clean: stored unchanged, flagged.
-    "README.md": UNSUPPORTED, "exif-samples/README.rst": UNSUPPORTED,
-    "exif-samples/jpg/README.txt": UNSUPPORTED, "exif-samples/jpg/gps/README": UNSUPPORTED,
+    "README.md": UNSUPPORTED,
+    "exif-samples/README.rst": UNSUPPORTED,
+    "exif-samples/jpg/README.txt": UNSUPPORTED,
+    "exif-samples/jpg/gps/README": UNSUPPORTED,
     "exif-samples/jpg/invalid/README": UNSUPPORTED,
     "exif-samples/jpg/orientation/README": UNSUPPORTED,
-    "exif-samples/tiff/README": UNSUPPORTED, "mat2/LICENSE": UNSUPPORTED,
-    "mat2/dirty.css": UNSUPPORTED, "mat2/dirty.html": UNSUPPORTED, "mat2/dirty.txt": UNSUPPORTED,
-    "mat2/dirty.svg": UNSUPPORTED, "mat2/weird.svg": UNSUPPORTED,
-    "mat2/dirty.torrent": UNSUPPORTED, "mat2/dirty.epub": UNSUPPORTED,
+    "exif-samples/tiff/README": UNSUPPORTED,
+    "mat2/LICENSE": UNSUPPORTED,
+    "mat2/dirty.css": UNSUPPORTED,
+    "mat2/dirty.html": UNSUPPORTED,
+    "mat2/dirty.txt": UNSUPPORTED,
+    "mat2/dirty.svg": UNSUPPORTED,
+    "mat2/weird.svg": UNSUPPORTED,
+    "mat2/dirty.torrent": UNSUPPORTED,
+    "mat2/dirty.epub": UNSUPPORTED,
     "mat2/dirty.jxl": UNSUPPORTED,  # Pillow 13 cannot read JPEG XL here
     # Genuinely malformed: damaged, stored unchanged and not shown.
     "mat2/broken_xml_content_types.docx": ("damaged", "bad_xml"),
@@ -76,9 +83,26 @@ def _frames(data: bytes) -> list[Image.Image]:
     return [ImageOps.exif_transpose(frame.copy()) for frame in ImageSequence.Iterator(im)]
 
 
-IMAGES = [n for n in CLEANED if _item.__name__ and Path(n).suffix.lower() in (
-    ".jpg", ".jpeg", ".png", ".gif", ".webp", ".tif", ".tiff", ".bmp", ".ppm", ".heic",
-    ".heif", ".avif")]
+IMAGES = [
+    n
+    for n in CLEANED
+    if _item.__name__
+    and Path(n).suffix.lower()
+    in (
+        ".jpg",
+        ".jpeg",
+        ".png",
+        ".gif",
+        ".webp",
+        ".tif",
+        ".tiff",
+        ".bmp",
+        ".ppm",
+        ".heic",
+        ".heif",
+        ".avif",
+    )
+]
 
 
 @pytest.mark.parametrize("name", IMAGES)
@@ -198,8 +222,10 @@ def test_office_text_kept(cleaned_corpus, name: str) -> None:
             body = zf.read("word/document.xml")
         assert b"w:rsid" not in body and b"<w:del " not in body and b"<w:ins " not in body
     elif name.endswith(".xlsx"):
-        with zipfile.ZipFile(io.BytesIO(item.original)) as a, \
-                zipfile.ZipFile(io.BytesIO(item.output)) as b:
+        with (
+            zipfile.ZipFile(io.BytesIO(item.original)) as a,
+            zipfile.ZipFile(io.BytesIO(item.output)) as b,
+        ):
             assert ElementTree.fromstring(b.read("xl/worksheets/sheet1.xml")) is not None
             assert set(a.namelist()) >= set(b.namelist())
     else:
@@ -232,8 +258,11 @@ def _media(data: bytes) -> tuple[dict[str, int], dict[str, float], float]:
     return counts, durations, frame
 
 
-MEDIA = [n for n in CLEANED if Path(n).suffix in (".mp4", ".mp3", ".ogg", ".flac", ".wav",
-                                                  ".avi", ".wmv", ".aiff")]
+MEDIA = [
+    n
+    for n in CLEANED
+    if Path(n).suffix in (".mp4", ".mp3", ".ogg", ".flac", ".wav", ".avi", ".wmv", ".aiff")
+]
 
 
 @pytest.mark.parametrize("name", MEDIA)
@@ -245,7 +274,10 @@ def test_media_streams_and_duration_kept(cleaned_corpus, name: str) -> None:
     for kind, seconds in before.items():
         assert after[kind] == pytest.approx(seconds, abs=max(frame, 0.03))
     with av.open(io.BytesIO(item.output)) as container:
-        assert not {k.lower() for k in container.metadata} - {"major_brand", "minor_version",
-                                                             "compatible_brands", "encoder"}
-        assert "encoder" not in container.metadata or container.metadata["encoder"] in (
-            "Lavf", "")
+        assert not {k.lower() for k in container.metadata} - {
+            "major_brand",
+            "minor_version",
+            "compatible_brands",
+            "encoder",
+        }
+        assert "encoder" not in container.metadata or container.metadata["encoder"] in ("Lavf", "")

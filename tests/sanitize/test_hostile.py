@@ -38,16 +38,27 @@ def _assert_stored(data: bytes, status: str, reason: str, **kwargs) -> None:  # 
 
 def test_png_decompression_bomb() -> None:
     ihdr = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 2, 0, 0, 0)
-    bomb = (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr)
-            + _png_chunk(b"IDAT", zlib.compress(b"\x00" * 1000)) + _png_chunk(b"IEND", b""))
+    bomb = (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", ihdr)
+        + _png_chunk(b"IDAT", zlib.compress(b"\x00" * 1000))
+        + _png_chunk(b"IEND", b"")
+    )
     assert len(bomb) < 200
     _assert_stored(bomb, "damaged", "too_many_pixels")
 
 
 def test_jpeg_with_huge_frame() -> None:
     sof = b"\xff\xc0" + struct.pack(">HBHHB", 11, 8, 65000, 65000, 1) + b"\x01\x11\x00"
-    _assert_stored(b"\xff\xd8" + sof + b"\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00"
-                   + b"\x00" * 100 + b"\xff\xd9", "damaged", "too_many_pixels")
+    _assert_stored(
+        b"\xff\xd8"
+        + sof
+        + b"\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00"
+        + b"\x00" * 100
+        + b"\xff\xd9",
+        "damaged",
+        "too_many_pixels",
+    )
 
 
 def _bmp_header(width: int, height: int) -> bytes:
@@ -57,15 +68,27 @@ def _bmp_header(width: int, height: int) -> bytes:
 
 def test_pillow_bomb_warning_is_an_error() -> None:
     """100 MP passes our cap when it is raised, but trips Pillow's bomb warning."""
-    _assert_stored(_bmp_header(10_000, 10_000), "damaged", "too_many_pixels",
-                   limits=Limits(max_pixels=10**12))
+    _assert_stored(
+        _bmp_header(10_000, 10_000), "damaged", "too_many_pixels", limits=Limits(max_pixels=10**12)
+    )
 
 
 def test_tiff_bomb() -> None:
-    entries = [(256, 4, 60000), (257, 4, 60000), (258, 3, 8), (259, 3, 1), (262, 3, 1),
-               (273, 4, 8), (278, 4, 60000), (279, 4, 16)]
-    ifd = struct.pack("<H", len(entries)) + b"".join(
-        struct.pack("<HHII", tag, kind, 1, value) for tag, kind, value in entries) + bytes(4)
+    entries = [
+        (256, 4, 60000),
+        (257, 4, 60000),
+        (258, 3, 8),
+        (259, 3, 1),
+        (262, 3, 1),
+        (273, 4, 8),
+        (278, 4, 60000),
+        (279, 4, 16),
+    ]
+    ifd = (
+        struct.pack("<H", len(entries))
+        + b"".join(struct.pack("<HHII", tag, kind, 1, value) for tag, kind, value in entries)
+        + bytes(4)
+    )
     data = b"II*\x00" + struct.pack("<I", 24) + bytes(16) + ifd
     _assert_stored(data, "damaged", "too_many_pixels")
 
@@ -129,8 +152,9 @@ def test_docx_with_a_picture_that_cannot_be_cleaned() -> None:
     with zipfile.ZipFile(out, "w") as zf:
         for info in src.infolist():
             broken = b"\xff\xd8\xff\xe1\x00\x10Exif\x00\x00" + CANARY.encode() + b"..."
-            zf.writestr(info.filename, broken if info.filename.endswith("image1.jpeg")
-                        else src.read(info))
+            zf.writestr(
+                info.filename, broken if info.filename.endswith("image1.jpeg") else src.read(info)
+            )
     report, output = clean(out.getvalue())
     assert report.status == "cleaned" and "embedded_dropped" in report.notes
     with zipfile.ZipFile(io.BytesIO(output)) as zf:
@@ -141,14 +165,19 @@ def test_docx_with_a_picture_that_cannot_be_cleaned() -> None:
     assert canary_hits(output) == []
 
 
-BILLION_LAUGHS = ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
-                  + "".join(f'<!ENTITY lol{i} "{("&lol" + str(i - 1) + ";") * 10}">'
-                            for i in range(1, 10)).replace("&lol0;", "&lol;")
-                  + ']><w:document xmlns:w="http://schemas.openxmlformats.org/'
-                  'wordprocessingml/2006/main">&lol9;</w:document>')
-XXE = ('<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
-       '<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
-       "&x;</w:document>")
+BILLION_LAUGHS = (
+    '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+    + "".join(
+        f'<!ENTITY lol{i} "{("&lol" + str(i - 1) + ";") * 10}">' for i in range(1, 10)
+    ).replace("&lol0;", "&lol;")
+    + ']><w:document xmlns:w="http://schemas.openxmlformats.org/'
+    'wordprocessingml/2006/main">&lol9;</w:document>'
+)
+XXE = (
+    '<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+    '<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
+    "&x;</w:document>"
+)
 
 
 @pytest.mark.parametrize("body", [BILLION_LAUGHS, XXE], ids=["billion-laughs", "xxe"])
@@ -158,8 +187,18 @@ def test_xml_attacks_in_docx(body: str) -> None:
 
 def test_thousand_streams(tmp_path: Path) -> None:
     out = tmp_path / "many.mkv"
-    ffmpeg("-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono", "-t", "0.05",
-           *(["-map", "0:a"] * 1000), "-c:a", "pcm_s16le", str(out))
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "anullsrc=r=8000:cl=mono",
+        "-t",
+        "0.05",
+        *(["-map", "0:a"] * 1000),
+        "-c:a",
+        "pcm_s16le",
+        str(out),
+    )
     _assert_stored(out.read_bytes(), "damaged", "too_many_streams")
 
 
@@ -170,8 +209,10 @@ def _zip_with_canary() -> bytes:
     return buf.getvalue()
 
 
-@pytest.mark.parametrize("carrier", ["mat2/dirty.jpg", "mat2/dirty.png", "mat2/dirty.gif",
-                                     "mat2/dirty.pdf", "mat2/dirty.webp"])
+@pytest.mark.parametrize(
+    "carrier",
+    ["mat2/dirty.jpg", "mat2/dirty.png", "mat2/dirty.gif", "mat2/dirty.pdf", "mat2/dirty.webp"],
+)
 def test_polyglot_with_zip_is_cleaned_as_its_first_type(carrier: str) -> None:
     original = (CORPUS / carrier).read_bytes()
     report, output = clean(original + _zip_with_canary())
@@ -183,8 +224,7 @@ def test_polyglot_with_zip_is_cleaned_as_its_first_type(carrier: str) -> None:
 
 
 def test_frame_limit(tmp_path: Path) -> None:
-    _assert_stored(makers.gif(tmp_path), "damaged", "too_many_frames",
-                   limits=Limits(max_frames=2))
+    _assert_stored(makers.gif(tmp_path), "damaged", "too_many_frames", limits=Limits(max_frames=2))
 
 
 def test_time_limit(tmp_path: Path) -> None:
@@ -199,11 +239,22 @@ def test_encrypted_pdf_is_not_sanitized() -> None:
     _assert_stored(buf.getvalue(), "not_sanitized", "encrypted")
 
 
-@pytest.mark.parametrize("head", [b"%PDF-1.7\n", b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00",
-                                  b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00", b"GIF89a",
-                                  b"\x89PNG\r\n\x1a\n", b"RIFF\x00\x01\x00\x00WEBP", b"fLaC",
-                                  b"OggS\x00\x02" + bytes(20), b"PK\x03\x04", b"II*\x00",
-                                  b"\x1aE\xdf\xa3"])
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"%PDF-1.7\n",
+        b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00",
+        b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00",
+        b"GIF89a",
+        b"\x89PNG\r\n\x1a\n",
+        b"RIFF\x00\x01\x00\x00WEBP",
+        b"fLaC",
+        b"OggS\x00\x02" + bytes(20),
+        b"PK\x03\x04",
+        b"II*\x00",
+        b"\x1aE\xdf\xa3",
+    ],
+)
 def test_magic_followed_by_garbage(head: bytes) -> None:
     data = head + random.Random(head).randbytes(5000)
     report, output = clean(data)

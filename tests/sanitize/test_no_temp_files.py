@@ -31,7 +31,8 @@ def _audit(event: str, args: tuple) -> None:
         return
     path, mode, flags = args
     writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
-        isinstance(flags, int) and flags & WRITE_FLAGS)
+        isinstance(flags, int) and flags & WRITE_FLAGS
+    )
     if writing:
         _watch["seen"].append(str(path))
 
@@ -48,8 +49,14 @@ def test_no_file_is_created_in_process(tmp_path: Path, monkeypatch: pytest.Monke
     empty.mkdir()
     monkeypatch.setenv("TMPDIR", str(empty))
     monkeypatch.setattr(tempfile, "tempdir", str(empty))
-    for name in ("mkstemp", "mkdtemp", "NamedTemporaryFile", "TemporaryFile",
-                 "SpooledTemporaryFile", "TemporaryDirectory"):
+    for name in (
+        "mkstemp",
+        "mkdtemp",
+        "NamedTemporaryFile",
+        "TemporaryFile",
+        "SpooledTemporaryFile",
+        "TemporaryDirectory",
+    ):
         monkeypatch.setattr(tempfile, name, _boom)
     inputs = [p.read_bytes() for p in corpus_files()]
     cwd_before = sorted(os.listdir("."))
@@ -73,8 +80,10 @@ for path in sys.argv[1:]:
         data = f.read()
     print(sanitize(io.BytesIO(data), io.BytesIO()).status, flush=True)
 """
-SYSCALLS = ("open,openat,openat2,creat,mkdir,mkdirat,rename,renameat,renameat2,link,linkat,"
-            "symlink,symlinkat")
+SYSCALLS = (
+    "open,openat,openat2,creat,mkdir,mkdirat,rename,renameat,renameat2,link,linkat,"
+    "symlink,symlinkat"
+)
 WRITE_OPEN = re.compile(r"O_WRONLY|O_RDWR|O_CREAT|O_TMPFILE")
 CREATING = re.compile(r"^\d+\s+(creat|mkdir|mkdirat|rename\w*|link\w*|symlink\w*)\(")
 
@@ -83,19 +92,44 @@ def test_no_file_is_created_by_any_library(tmp_path: Path) -> None:
     strace = shutil.which("strace")
     if strace is None:
         pytest.skip("strace is not installed")
-    extra = {"c.mp4": makers.video(tmp_path, "mp4"), "c.heic": makers.heic(tmp_path),
-             "c.pdf": makers.pdf(tmp_path), "c.docx": makers_office.docx(),
-             "c.odt": makers_office.odt(), "c.flac": makers.audio(tmp_path, "flac")}
+    extra = {
+        "c.mp4": makers.video(tmp_path, "mp4"),
+        "c.heic": makers.heic(tmp_path),
+        "c.pdf": makers.pdf(tmp_path),
+        "c.docx": makers_office.docx(),
+        "c.odt": makers_office.odt(),
+        "c.flac": makers.audio(tmp_path, "flac"),
+    }
     for name, data in extra.items():
         (tmp_path / name).write_bytes(data)
     files = [str(p) for p in corpus_files()] + [str(tmp_path / n) for n in extra]
     log = tmp_path / "strace.log"
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1",
-           "PYTHONPATH": str(Path(__file__).resolve().parents[2]), "TMPDIR": str(tmp_path)}
+    env = {
+        **os.environ,
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+        "TMPDIR": str(tmp_path),
+    }
     env.pop("DJANGO_SETTINGS_MODULE", None)
-    result = subprocess.run([strace, "-f", "-qq", "-e", f"trace={SYSCALLS}", "-o", str(log),
-                             sys.executable, "-c", CHILD, *files],
-                            capture_output=True, text=True, env=env, timeout=600)
+    result = subprocess.run(
+        [
+            strace,
+            "-f",
+            "-qq",
+            "-e",
+            f"trace={SYSCALLS}",
+            "-o",
+            str(log),
+            sys.executable,
+            "-c",
+            CHILD,
+            *files,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     if "ptrace" in result.stderr or "Operation not permitted" in result.stderr:
         pytest.skip("ptrace is not permitted here")
     assert result.returncode == 0, result.stderr[-2000:]

@@ -26,8 +26,10 @@ def test_standard_profile_is_rebuilt_without_device_fields() -> None:
     assert name == "sRGB IEC61966-2.1"
     assert canary_hits(rebuilt) == [] and CANARY[:4].encode() not in rebuilt
     assert rebuilt[48:56] == bytes(8) and rebuilt[24:36] == bytes(12)
-    tags = {rebuilt[132 + 12 * i:136 + 12 * i] for i in range(struct.unpack(">I",
-                                                                        rebuilt[128:132])[0])}
+    tags = {
+        rebuilt[132 + 12 * i : 136 + 12 * i]
+        for i in range(struct.unpack(">I", rebuilt[128:132])[0])
+    }
     assert tags == {b"desc", b"wtpt"}
 
 
@@ -51,9 +53,12 @@ def test_rebuilt_profile_converts_colours_identically() -> None:
     for profile in (original, display_p3):
         kept = sanitize_icc(profile, 1 << 20)
         assert kept is not None
-        results = [ImageCms.profileToProfile(picture, ImageCms.ImageCmsProfile(io.BytesIO(p)),
-                                             lab, outputMode="LAB").tobytes()
-                   for p in (profile, kept[0])]
+        results = [
+            ImageCms.profileToProfile(
+                picture, ImageCms.ImageCmsProfile(io.BytesIO(p)), lab, outputMode="LAB"
+            ).tobytes()
+            for p in (profile, kept[0])
+        ]
         assert results[0] == results[1]
 
 
@@ -66,8 +71,15 @@ def test_minimal_exif_holds_only_orientation() -> None:
     assert dict(exif) == {0x0112: 6}
 
 
-@pytest.mark.parametrize("junk", [b"", b"Exif\x00\x00MM\x00*\xff\xff\xff\xff", b"II*\x00" * 9,
-                                  b"MM\x00*\x00\x00\x00\x08\xff\xff" + bytes(40)])
+@pytest.mark.parametrize(
+    "junk",
+    [
+        b"",
+        b"Exif\x00\x00MM\x00*\xff\xff\xff\xff",
+        b"II*\x00" * 9,
+        b"MM\x00*\x00\x00\x00\x08\xff\xff" + bytes(40),
+    ],
+)
 def test_exif_reader_never_raises(junk: bytes) -> None:
     assert "exif" in read_exif(junk).found or read_exif(junk).orientation is None
 
