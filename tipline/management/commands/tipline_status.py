@@ -2,7 +2,14 @@
 
 from django.core.management.base import BaseCommand
 
+from django.contrib.auth import get_user_model
+
 from tipline.keyring import active_recovery_key, tipline_is_open
+
+EDITOR_HINT = (
+    "Make a staff account to read tips at /staff/ with:\n"
+    "    .venv/bin/python manage.py create_editor USERNAME --admin"
+)
 
 
 class Command(BaseCommand):
@@ -15,11 +22,13 @@ class Command(BaseCommand):
                 self.stdout.write("The tip line is open (editors only: no recovery key yet).")
             else:
                 self.stdout.write(f"The tip line is open. Recovery key: {recovery.fingerprint}.")
+            if not get_user_model().objects.filter(is_staff=True, is_active=True).exists():
+                self.stdout.write(EDITOR_HINT)
             return
         self.stdout.write(
             self.style.WARNING(
                 "The tip line is NOT open yet: no one could read a tip. Open it with:\n"
                 "    .venv/bin/python manage.py create_recovery_key --output recovery.key\n"
-                "and keep that file and its passphrase offline."
+                "and keep that file and its passphrase offline.\n" + EDITOR_HINT
             )
         )
