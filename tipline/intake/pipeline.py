@@ -1,9 +1,13 @@
 """The worker's part: open a raw upload, clean it, store it encrypted, forget the raw blob.
 
+A cleaned picture also gets a small encrypted thumbnail, made from the clean
+blob (see thumbnails.py).
+
 Every step is safe to repeat. A worker killed mid-file leaves the attachment
-``received`` with its raw blob and a recorded clean blob name; the redelivered
-task rewrites that clean blob from the start. A worker killed after the commit
-finds the attachment ``done`` and only finishes the clean-up.
+``received`` with its raw blob and the recorded names of its clean blob (and
+thumbnail blob, if it got that far); the redelivered task rewrites those blobs
+from the start. A worker killed after the commit finds the attachment ``done``
+and only finishes the clean-up, so a file never gets a second thumbnail.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from tipline.crypto import (
     EncryptingWriter,
     encrypt_bytes,
 )
+from tipline.intake.thumbnails import attachment_thumbnail_forget, attachment_thumbnail_store
 from tipline.keyring import (
     KeyringError,
     active_pipeline_key,
@@ -76,6 +81,10 @@ def _clean_and_store(attachment: Attachment) -> None:
         logger.warning("an upload failed authentication and was discarded")
         _mark_failed(attachment)
         return
+    with _ONE_FILE_AT_A_TIME:  # decoding changes the same process-wide state as cleaning
+        attachment_thumbnail_store(attachment=attachment, tip_key=tip_key, report=report)
+    # The thumbnail name (or its absence) is saved with the ``done`` state, in one
+    # transaction: an editor never sees a ``done`` file pointing at a blob still being written.
     _mark_done(attachment, tip_key=tip_key, report=report, stored_size=stored_size)
 
 
@@ -111,9 +120,10 @@ def _mark_done(attachment: Attachment, *, tip_key: bytes, report: Report, stored
 
 def _mark_failed(attachment: Attachment) -> None:
     delete_blob(attachment.clean_blob)
+    attachment_thumbnail_forget(attachment)  # one an earlier attempt may have written
     attachment.state = Attachment.State.FAILED
     attachment.clean_blob = ""
-    attachment.save(update_fields=["state", "clean_blob"])
+    attachment.save(update_fields=["state", "clean_blob", "thumbnail_blob"])
 
 
 def _forget_raw_blob(attachment: Attachment) -> None:

@@ -32,9 +32,11 @@ from .common import Context, ScratchFactory, copy_stream
 from .limits import Limits, SanitizeError
 from .report import Removed, Report, SanitizeStatus, describe
 from .sniff import FileKind, sniff
+from .thumbnail import thumbnail_jpeg
 
 __all__ = [
     "FileKind", "Limits", "Removed", "Report", "SanitizeStatus", "describe", "sanitize", "sniff",
+    "thumbnail_jpeg",
 ]
 
 logger = logging.getLogger(__name__)
