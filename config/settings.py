@@ -281,6 +281,11 @@ TIPLINE_EDITOR_KEY_ARGON2 = {"memory_cost": 64 * 1024, "iterations": 3, "lanes":
 TIPLINE_LOGIN_FAILURES_BEFORE_LOCK = envint("TIPLINE_LOGIN_FAILURES_BEFORE_LOCK", 5)
 TIPLINE_LOGIN_LOCK_MINUTES = envint("TIPLINE_LOGIN_LOCK_MINUTES", 15)
 OTP_TOTP_ISSUER = TIPLINE_SITE_NAME or "Tip line"
+# The account lock above already limits guesses (and counts only attempts with
+# the right password). django-otp's own per-device delay on top would refuse a
+# right code typed a second after a typo and count that as one more failure.
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
 
 TIPLINE_HTTPS = envbool("TIPLINE_HTTPS", False)
 if TIPLINE_HTTPS:

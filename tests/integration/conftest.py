@@ -20,6 +20,9 @@ from pathlib import Path
 import boto3
 import pytest
 from django.conf import settings
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.support.ui import WebDriverWait
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -221,3 +224,42 @@ def real_services(seaweedfs, celery_worker_process, recovery_key) -> Iterator[Wo
     empty_bucket()
     yield celery_worker_process
     empty_bucket()
+
+
+# --- Headless Chromium, JavaScript off (Tor Browser "Safest") ------------------------------
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+
+def wait_for_text(driver: webdriver.Chrome, text: str) -> None:
+    """A click starts a navigation without waiting for it: wait for the new page."""
+    WebDriverWait(driver, 60).until(lambda d: text in d.page_source)
+
+
+@pytest.fixture
+def browser_without_javascript(tmp_path: Path) -> Iterator[webdriver.Chrome]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("chromium is not installed: .ci/run installs the Debian packages")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--window-size=390,844",  # a phone
+    ):
+        options.add_argument(flag)
+    options.add_experimental_option(
+        "prefs", {"profile.managed_default_content_settings.javascript": 2}
+    )
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(120)
+    yield driver
+    driver.quit()

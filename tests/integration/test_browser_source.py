@@ -2,56 +2,15 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.integration.conftest import wait_until
+from tests.integration.conftest import wait_for_text, wait_until
 from tipline.models import Attachment, Tip
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-
-
-def wait_for_text(driver: webdriver.Chrome, text: str) -> None:
-    """A click starts a navigation without waiting for it: wait for the new page."""
-    WebDriverWait(driver, 60).until(lambda d: text in d.page_source)
-
-
-@pytest.fixture
-def browser_without_javascript(tmp_path: Path) -> Iterator[webdriver.Chrome]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("chromium is not installed: .ci/run installs the Debian packages")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        "--window-size=390,844",  # a phone
-    ):
-        options.add_argument(flag)
-    options.add_experimental_option(
-        "prefs", {"profile.managed_default_content_settings.javascript": 2}
-    )
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(120)
-    yield driver
-    driver.quit()
 
 
 def test_source_sends_a_tip_with_javascript_off(

@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from tests.triage.conftest import signed_in_client
+from tests.triage.helpers import signed_in_client
 from tipline.models import Grant, RecipientKey, Tip
 
 pytestmark = pytest.mark.django_db

@@ -11,7 +11,7 @@ from django.core.management.base import CommandError
 from django.test import Client
 
 from tests.intake.helpers import submit_tip
-from tests.triage.conftest import signed_in_client
+from tests.triage.helpers import signed_in_client
 from tipline.audit import GENESIS_HASH, Action, audit_record, audit_verify, entry_hash
 from tipline.models import AuditEntry, Tip
 

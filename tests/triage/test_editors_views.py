@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from tests.intake.helpers import submit_tip
-from tests.triage.conftest import EDITOR_PASSWORD, StaffAccount, signed_in_client
+from tests.triage.helpers import EDITOR_PASSWORD, StaffAccount, signed_in_client
 from tipline.audit import Action, audit_verify
 from tipline.crypto import decrypt_bytes
 from tipline.keyring import KeyringError, tip_key_unwrap

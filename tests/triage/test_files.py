@@ -20,7 +20,7 @@ import pytest
 from django.db.models import F
 from PIL import Image
 
-from tests.triage.conftest import UNSANITIZED_BYTES, signed_in_client
+from tests.triage.helpers import UNSANITIZED_BYTES, signed_in_client
 from tipline.audit import Action
 from tipline.crypto import (
     DEFAULT_CHUNK_SIZE,

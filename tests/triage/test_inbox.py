@@ -15,7 +15,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tests.triage.conftest import TIP_NOTE, send_tip, signed_in_client
+from tests.triage.helpers import TIP_NOTE, send_tip, signed_in_client
 from tipline.crypto import new_tip_key
 from tipline.intake.services import tip_create
 from tipline.models import AuditEntry, Grant, RecipientKey, Tag, Tip

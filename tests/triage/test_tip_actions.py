@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import connection
 from django.test import Client
 
-from tests.triage.conftest import EDITOR_PASSWORD, signed_in_client
+from tests.triage.helpers import EDITOR_PASSWORD, signed_in_client
 from tipline.crypto import CryptoError, new_tip_key
 from tipline.intake.services import tip_create
 from tipline.keyring import tip_key_unwrap

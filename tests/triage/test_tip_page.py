@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.triage.conftest import TIP_LINK, TIP_NOTE
+from tests.triage.helpers import TIP_LINK, TIP_NOTE
 
 pytestmark = pytest.mark.django_db
 

@@ -19,7 +19,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils.html import escape
 
-from tests.triage.conftest import UNSANITIZED_BYTES, jpeg_bytes, send_tip, signed_in_client
+from tests.triage.helpers import UNSANITIZED_BYTES, jpeg_bytes, send_tip, signed_in_client
 from tipline.crypto import EncryptingWriter, encrypt_bytes, new_tip_key
 from tipline.intake.services import tip_create
 from tipline.keyring import tip_key_unwrap
