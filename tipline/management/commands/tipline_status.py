@@ -1,8 +1,7 @@
 """Tell the operator whether the tip line accepts tips, and the one command that opens it."""
 
-from django.core.management.base import BaseCommand
-
 from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
 
 from tipline.keyring import active_recovery_key, tipline_is_open
 
