@@ -56,9 +56,22 @@ def assert_rejected(
         pass
     else:
         raise AssertionError("decrypt_bytes accepted a tampered blob")
+    # An exact BytesIO is decrypted in place, anything else through a copy:
+    # both paths must refuse.
+    for source in (io.BytesIO(blob), CopyingBytesIO(blob)):
+        _assert_reader_rejects(source, tip_key=tip_key, object_id=object_id, plaintext=plaintext)
+
+
+class CopyingBytesIO(io.BytesIO):
+    """A BytesIO subclass, which DecryptingReader reads through a copy."""
+
+
+def _assert_reader_rejects(
+    source: io.BytesIO, *, tip_key: bytes, object_id: str, plaintext: bytes | None
+) -> None:
     got = bytearray()
     try:
-        with DecryptingReader(io.BytesIO(blob), tip_key=tip_key, object_id=object_id) as r:
+        with DecryptingReader(source, tip_key=tip_key, object_id=object_id) as r:
             while piece := r.read(37):
                 got += piece
             r.verify()
@@ -66,7 +79,7 @@ def assert_rejected(
         if plaintext is not None:
             assert plaintext.startswith(bytes(got)), "reader served unauthentic bytes"
         return
-    raise AssertionError("DecryptingReader accepted a tampered blob")
+    raise AssertionError(f"DecryptingReader over {type(source).__name__} accepted a tampered blob")
 
 
 OID = "tip-1/file-1"
