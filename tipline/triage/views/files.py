@@ -86,13 +86,28 @@ def _damaged(request: HttpRequest, opened: OpenTip) -> HttpResponse:
     return render(request, "staff/file_damaged.html", {"tip": opened.tip}, status=500)
 
 
-def _audit_file(request: HttpRequest, opened: OpenTip, number: int, *, inline: bool) -> None:
+def _served_file(
+    request: HttpRequest,
+    opened: OpenTip,
+    attachment: Attachment,
+    *,
+    content_type: str,
+    disposition: str,
+) -> HttpResponse:
+    """The cleaned file streamed, and on record; or the damaged-file page."""
+    try:
+        response = _file_response(
+            attachment, opened.tip_key, content_type=content_type, disposition=disposition
+        )
+    except DecryptionError:
+        return _damaged(request, opened)
     audit_record(
         actor=request.user.get_username(),
         action=Action.FILE_DOWNLOADED,
         tip_reference=opened.tip.reference,
-        detail={"file": number, "inline": inline},
+        detail={"file": attachment.position + 1, "inline": disposition == "inline"},
     )
+    return response
 
 
 @staff_view
@@ -111,17 +126,13 @@ def file_download(request: HttpRequest, reference: str, number: int) -> HttpResp
             "report": attachment_report_lines(attachment, tip_key=opened.tip_key),
         }
         return render(request, "staff/download_warning.html", context)
-    try:
-        response = _file_response(
-            attachment,
-            opened.tip_key,
-            content_type="application/octet-stream",
-            disposition=content_disposition_header(True, name),
-        )
-    except DecryptionError:
-        return _damaged(request, opened)
-    _audit_file(request, opened, number, inline=False)
-    return response
+    return _served_file(
+        request,
+        opened,
+        attachment,
+        content_type="application/octet-stream",
+        disposition=content_disposition_header(True, name),
+    )
 
 
 @staff_view
@@ -132,14 +143,9 @@ def file_preview(request: HttpRequest, reference: str, number: int) -> HttpRespo
     attachment = _attachment(opened, number)
     if not attachment_is_cleaned(attachment) or attachment.mime_type not in PREVIEWABLE_TYPES:
         raise Http404
-    try:
-        response = _file_response(
-            attachment, opened.tip_key, content_type=attachment.mime_type, disposition="inline"
-        )
-    except DecryptionError:
-        return _damaged(request, opened)
-    _audit_file(request, opened, number, inline=True)
-    return response
+    return _served_file(
+        request, opened, attachment, content_type=attachment.mime_type, disposition="inline"
+    )
 
 
 @staff_view

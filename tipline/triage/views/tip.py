@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.http import HttpRequest, HttpResponse
@@ -61,75 +64,93 @@ def tip_detail(request: HttpRequest, reference: str) -> HttpResponse:
     return render(request, "staff/tip.html", context)
 
 
+def _change(
+    request: HttpRequest,
+    reference: str,
+    make_form: Callable[[OpenTip], forms.Form],
+    apply: Callable[[OpenTip, dict], None],
+    done: str,
+    refused: str = "",
+) -> HttpResponse:
+    """What every change on the tip page does: open the tip, check the form, apply, go back."""
+    opened = tip_open(request, reference)
+    form = make_form(opened)
+    if form.is_valid():
+        apply(opened, form.cleaned_data)
+        messages.success(request, done)
+    elif refused:
+        messages.error(request, refused)
+    return _back(opened)
+
+
 @staff_view
 @require_POST
 def tip_status(request: HttpRequest, reference: str) -> HttpResponse:
-    opened = tip_open(request, reference)
-    form = TipStatusForm(request.POST)
-    if form.is_valid():
-        tip_status_set(tip=opened.tip, status=form.cleaned_data["status"], actor=request.user)
-        messages.success(request, _("Status changed."))
-    return _back(opened)
+    def apply(opened: OpenTip, data: dict) -> None:
+        tip_status_set(tip=opened.tip, status=data["status"], actor=request.user)
+
+    return _change(
+        request, reference, lambda _: TipStatusForm(request.POST), apply, _("Status changed.")
+    )
 
 
 @staff_view
 @require_POST
 def tip_assignee(request: HttpRequest, reference: str) -> HttpResponse:
-    opened = tip_open(request, reference)
-    form = TipAssigneeForm(request.POST, staff_choices=staff_choices())
-    if form.is_valid():
-        user_id = form.cleaned_data["assignee"]
+    def apply(opened: OpenTip, data: dict) -> None:
+        user_id = data["assignee"]
         assignee = get_user_model().objects.get(pk=user_id) if user_id else None
         tip_assignee_set(tip=opened.tip, assignee=assignee, actor=request.user)
-        messages.success(request, _("Assignment changed."))
-    return _back(opened)
+
+    def make_form(_: OpenTip) -> TipAssigneeForm:
+        return TipAssigneeForm(request.POST, staff_choices=staff_choices())
+
+    return _change(request, reference, make_form, apply, _("Assignment changed."))
 
 
 @staff_view
 @require_POST
 def tip_tags(request: HttpRequest, reference: str) -> HttpResponse:
-    opened = tip_open(request, reference)
-    form = TipTagsForm(request.POST)
-    if form.is_valid():
-        names = tag_names_parse(form.cleaned_data["tags"])
-        tip_tags_set(tip=opened.tip, names=names, actor=request.user)
-        messages.success(request, _("Tags saved."))
-    return _back(opened)
+    def apply(opened: OpenTip, data: dict) -> None:
+        tip_tags_set(tip=opened.tip, names=tag_names_parse(data["tags"]), actor=request.user)
+
+    return _change(request, reference, lambda _: TipTagsForm(request.POST), apply, _("Tags saved."))
 
 
 @staff_view
 @require_POST
 def tip_note(request: HttpRequest, reference: str) -> HttpResponse:
-    opened = tip_open(request, reference)
-    form = EditorNoteForm(request.POST)
-    if form.is_valid():
+    def apply(opened: OpenTip, data: dict) -> None:
         editor_note_add(
-            tip=opened.tip,
-            tip_key=opened.tip_key,
-            body=form.cleaned_data["body"],
-            author=request.user,
+            tip=opened.tip, tip_key=opened.tip_key, body=data["body"], author=request.user
         )
-        messages.success(request, _("Note added."))
-    else:
-        messages.error(request, _("The note was empty or too long; nothing was saved."))
-    return _back(opened)
+
+    return _change(
+        request,
+        reference,
+        lambda _: EditorNoteForm(request.POST),
+        apply,
+        _("Note added."),
+        refused=_("The note was empty or too long; nothing was saved."),
+    )
 
 
 @staff_view
 @require_POST
 def tip_grant(request: HttpRequest, reference: str) -> HttpResponse:
-    opened = tip_open(request, reference)
-    form = GrantForm(request.POST, recipients=editor_keys_without_grant(opened.tip))
-    if form.is_valid():
-        recipient = RecipientKey.objects.get(pk=form.cleaned_data["recipient"])
+    def make_form(opened: OpenTip) -> GrantForm:
+        return GrantForm(request.POST, recipients=editor_keys_without_grant(opened.tip))
+
+    def apply(opened: OpenTip, data: dict) -> None:
+        recipient = RecipientKey.objects.get(pk=data["recipient"])
         tip_grant_add(
             tip=opened.tip,
             tip_key=opened.tip_key,
             recipient=recipient,
             actor=request.user.get_username(),
         )
-        messages.success(request, _("Access given."))
-    return _back(opened)
+
+    return _change(request, reference, make_form, apply, _("Access given."))
 
 
 @admin_view
