@@ -287,6 +287,31 @@ OTP_TOTP_ISSUER = TIPLINE_SITE_NAME or "Tip line"
 OTP_TOTP_THROTTLE_FACTOR = 0
 OTP_STATIC_THROTTLE_FACTOR = 0
 
+# --- Retention and daily maintenance -------------------------------------------------------
+
+# Raw uploads nobody will process any more (an upload cut off by a crash, a
+# file the pipeline tried and failed on) are deleted after this many hours.
+TIPLINE_ABANDONED_UPLOAD_HOURS = envint("TIPLINE_ABANDONED_UPLOAD_HOURS", 72)
+# Tips deleted per transaction by the purge.
+TIPLINE_PURGE_BATCH_SIZE = envint("TIPLINE_PURGE_BATCH_SIZE", 200)
+# The hour (UTC) of the daily purge, sweep and notification (Celery beat, or
+# the web process itself in the embedded default).
+TIPLINE_DAILY_RUN_HOUR = envint("TIPLINE_DAILY_RUN_HOUR", 3)
+# A fixed daily email to editors with an address ("check the tip line"): no
+# content, no count, the same every day, so the mail provider learns nothing.
+TIPLINE_NOTIFY_EMAIL = envbool("TIPLINE_NOTIFY_EMAIL", False)
+EMAIL_HOST = envstr("EMAIL_HOST", "")
+EMAIL_PORT = envint("EMAIL_PORT", 587)
+EMAIL_HOST_USER = envstr("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = secret_from_env("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", True)
+DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "tipline@localhost")
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.dummy.EmailBackend"
+)
+
 TIPLINE_HTTPS = envbool("TIPLINE_HTTPS", False)
 if TIPLINE_HTTPS:
     SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", True)

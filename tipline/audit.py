@@ -49,6 +49,12 @@ class Action:
     EDITOR_CREATED = "editor_created"
     EDITOR_DEACTIVATED = "editor_deactivated"
     TIP_DELETED = "tip_deleted"
+    RETENTION_CHANGED = "retention_changed"
+    LEGAL_HOLD_SET = "legal_hold_set"
+    LEGAL_HOLD_LIFTED = "legal_hold_lifted"
+    UPLOADS_SWEPT = "uploads_swept"
+    SECOND_FACTOR_RESET = "second_factor_reset"
+    RECOVERY_KEY_ROTATED = "recovery_key_rotated"
 
 
 def entry_hash(*, previous_hash: str, fields: dict[str, Any]) -> str:

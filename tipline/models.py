@@ -12,6 +12,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 # Crockford-style alphabet without look-alikes (no 0/O, 1/I/L): references are
@@ -94,6 +95,14 @@ class Tip(models.Model):
         related_name="assigned_tips",
     )
     tags = models.ManyToManyField("Tag", blank=True, related_name="tips")
+    # Retention: the period runs from the day the tip reached its status, so a
+    # tip discarded today gets the whole "discarded" period from today.
+    status_changed_on = models.DateField(default=timezone.localdate)
+    # A legal hold stops the purge until it is lifted.
+    legal_hold = models.BooleanField(default=False)
+    # Set when the purge has begun (grants already gone): finished on the next
+    # run whatever the policy or a hold says by then.
+    purging = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-id"]
@@ -218,3 +227,19 @@ class AuditEntry(models.Model):
 
     class Meta:
         ordering = ["id"]
+
+
+class RetentionPolicy(models.Model):
+    """How long tips are kept, set by an admin. One row (``RetentionPolicy.current()``)."""
+
+    default_days = models.PositiveIntegerField(default=365)
+    # {"discarded": 30, "published": 730}: statuses not named use default_days.
+    status_days = models.JSONField(default=dict, blank=True)
+
+    @classmethod
+    def current(cls) -> RetentionPolicy:
+        policy, _ = cls.objects.get_or_create(pk=1, defaults={"status_days": {"discarded": 30}})
+        return policy
+
+    def days_for(self, status: str) -> int:
+        return int(self.status_days.get(status, self.default_days))

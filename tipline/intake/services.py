@@ -74,7 +74,13 @@ def tip_create(
         raise TiplineClosed()
     if uploads:
         _ensure_pipeline_recipient()
-    tip = Tip(key_id=tip_key_id, received_on=coarse_now(), file_count=len(uploads))
+    received_on = coarse_now()
+    tip = Tip(
+        key_id=tip_key_id,
+        received_on=received_on,
+        status_changed_on=received_on.date(),
+        file_count=len(uploads),
+    )
     tip.content_sealed = seal_tip_content(tip=tip, tip_key=tip_key, note=note, links=links)
     tip.save()
     attachments = [

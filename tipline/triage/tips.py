@@ -20,7 +20,8 @@ def tip_status_set(*, tip: Tip, status: str, actor: AbstractBaseUser) -> bool:
     if tip.status == status:
         return False
     previous, tip.status = tip.status, status
-    tip.save(update_fields=["status"])
+    tip.status_changed_on = timezone.localdate()  # the retention period starts again
+    tip.save(update_fields=["status", "status_changed_on"])
     audit_record(
         actor=actor.get_username(),
         action=Action.STATUS_CHANGED,
