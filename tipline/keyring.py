@@ -177,6 +177,59 @@ def _regrant_all(*, old: RecipientKey, old_private_key: PrivateKey, new: Recipie
     return count
 
 
+@dataclass(frozen=True)
+class RecoveryKeyRotated:
+    recipient: RecipientKey
+    armored_private_key: str
+    previous_fingerprint: str  # empty when there was no recovery key before
+    regranted_tips: int
+    tips_not_granted: int  # tips the new key cannot read (the admin could not read them)
+
+
+@transaction.atomic
+def recovery_key_rotate(
+    *, passphrase: str, editor_recipient: RecipientKey, editor_private_key: PrivateKey
+) -> RecoveryKeyRotated:
+    """A new recovery key, granted every tip the rotating editor can read.
+
+    For the staff interface, where the old key file is not at hand but the
+    admin's own key is. The old recovery key becomes inactive and keeps its
+    grants: for tips the admin cannot read it stays the only recovery path, and
+    if the new file never reaches the admin the old one still opens the rest.
+    The armored private key is returned, never stored.
+    """
+    if editor_private_key.public_key().to_bytes() != bytes(editor_recipient.public_key):
+        raise KeyringError("this private key does not belong to the editor's key")
+    previous = active_recovery_key()
+    created = recovery_key_create(passphrase=passphrase, rotate=True)
+    new = created.recipient
+    regranted = 0
+    readable = Grant.objects.filter(recipient=editor_recipient, tip__purging=False)
+    for grant in readable.select_related("tip").iterator(chunk_size=200):
+        tip_key = tip_key_unwrap(
+            tip=grant.tip, recipient=editor_recipient, private_key=editor_private_key
+        )
+        grant_create(tip=grant.tip, recipient=new, tip_key=tip_key)
+        regranted += 1
+    not_granted = Tip.objects.filter(purging=False).exclude(grants__recipient=new).count()
+    return RecoveryKeyRotated(
+        new,
+        created.armored_private_key,
+        previous.fingerprint if previous else "",
+        regranted,
+        not_granted,
+    )
+
+
+def recovery_key_coverage(recipient: RecipientKey | None) -> tuple[int, int]:
+    """(tips ``recipient`` can read, tips stored): a gap means some tips it cannot recover."""
+    total = Tip.objects.filter(purging=False).count()
+    if recipient is None:
+        return 0, total
+    readable = Grant.objects.filter(recipient=recipient, tip__purging=False).count()
+    return readable, total
+
+
 # --- The pipeline key ------------------------------------------------------------------
 
 

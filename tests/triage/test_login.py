@@ -75,7 +75,9 @@ def test_a_backup_code_works_once(editor):
 
 def test_an_account_locks_after_repeated_failures_even_for_the_right_password(editor):
     for _ in range(settings.TIPLINE_LOGIN_FAILURES_BEFORE_LOCK):
-        english_client().post(LOGIN, {**editor.login_data("000000"), "password": "wrong wrong wrong"})
+        english_client().post(
+            LOGIN, {**editor.login_data("000000"), "password": "wrong wrong wrong"}
+        )
     assert StaffLoginState.objects.get(user=editor.user).locked_until > timezone.now()
     assert english_client().post(LOGIN, editor.login_data()).status_code == 400
     # When the lock has run out, the right details work again and reset the count.
@@ -91,7 +93,9 @@ def test_each_failure_past_the_threshold_doubles_the_lock(editor):
     locks = []
     for _ in range(limit + 2):
         start = timezone.now()
-        english_client().post(LOGIN, {**editor.login_data("000000"), "password": "wrong wrong wrong"})
+        english_client().post(
+            LOGIN, {**editor.login_data("000000"), "password": "wrong wrong wrong"}
+        )
         state = StaffLoginState.objects.get(user=editor.user)
         if state.locked_until:
             locks.append((state.locked_until - start).total_seconds())

@@ -14,10 +14,12 @@ import base64
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from importlib import import_module
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
+from django.contrib.auth import SESSION_KEY, get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.sessions.models import Session
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
@@ -65,13 +67,18 @@ def editor_key_params() -> Argon2Params:
 
 
 @transaction.atomic
-def editor_create(*, username: str, password: str, is_admin: bool = False) -> EditorCreated:
-    """A staff account with its key pair, an authenticator device and backup codes."""
+def editor_create(
+    *, username: str, password: str, is_admin: bool = False, email: str = ""
+) -> EditorCreated:
+    """A staff account with its key pair, an authenticator device and backup codes.
+
+    ``email`` is optional and used only for the fixed daily notice (notify.py).
+    """
     User = get_user_model()
     if User.objects.filter(username=username).exists():
         raise AccountError("an account with this username already exists")
     user = User.objects.create_user(
-        username=username, password=password, is_staff=True, is_superuser=is_admin
+        username=username, email=email, password=password, is_staff=True, is_superuser=is_admin
     )
     private_key = PrivateKey.generate()
     recipient_key_register(
@@ -80,8 +87,28 @@ def editor_create(*, username: str, password: str, is_admin: bool = False) -> Ed
         user=user,
         sealed_private_key=seal_private_key(private_key, password, params=editor_key_params()),
     )
+    return _second_factor_enrol(user)
+
+
+def _second_factor_enrol(user: AbstractBaseUser) -> EditorCreated:
+    """A new authenticator device and new backup codes; any older ones stop working."""
+    TOTPDevice.objects.filter(user=user).delete()
     totp = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=True)
     return EditorCreated(user, totp.config_url, backup_codes_replace(user=user))
+
+
+@transaction.atomic
+def editor_second_factor_reset(*, user: AbstractBaseUser) -> EditorCreated:
+    """Replace a lost authenticator: new device, new backup codes, every open session ended.
+
+    The password and the key are untouched (the key is sealed under the
+    password, which the admin does not know). The failed-login count is cleared
+    too: a lost phone is the usual reason for both.
+    """
+    enrolment = _second_factor_enrol(user)
+    editor_sessions_end(user=user)
+    login_failures_reset(user=user)
+    return enrolment
 
 
 def backup_codes_replace(*, user: AbstractBaseUser) -> list[str]:
@@ -131,7 +158,27 @@ def editor_deactivate(*, user: AbstractBaseUser) -> int:
     keys = RecipientKey.objects.filter(user=user, kind=RecipientKey.Kind.EDITOR)
     removed, _ = Grant.objects.filter(recipient__in=keys).delete()
     keys.update(active=False)
+    # An inactive user is already signed out on the next request (the auth
+    # backend refuses inactive accounts); deleting the sessions also removes
+    # the sealed keys they hold.
+    editor_sessions_end(user=user)
     return removed
+
+
+def editor_sessions_end(*, user: AbstractBaseUser) -> int:
+    """End every open session of ``user``; returns how many there were.
+
+    Sessions are not indexed by user, so this reads them all. Only staff have
+    sessions (sources get none), so there are few. Works with the database
+    session engines (the default).
+    """
+    store_class = import_module(settings.SESSION_ENGINE).SessionStore
+    ended = 0
+    for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
+        if session.get_decoded().get(SESSION_KEY) == str(user.pk):
+            store_class(session_key=session.session_key).delete()
+            ended += 1
+    return ended
 
 
 # --- Failed logins: slow down, then lock, by account -------------------------------------

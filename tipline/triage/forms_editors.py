@@ -21,6 +21,14 @@ class EditorCreateForm(forms.Form):
     is_admin = forms.BooleanField(
         label=_("Admin (manages editors and reads the audit log)"), required=False
     )
+    email = forms.EmailField(
+        label=_("Email address (optional)"),
+        required=False,
+        help_text=_(
+            "Only for the daily reminder, if the tip line sends one: the same message every "
+            "day, with nothing about the tips."
+        ),
+    )
 
     def clean_username(self) -> str:
         username = self.cleaned_data["username"]
@@ -47,3 +55,8 @@ class DeactivateForm(forms.Form):
     # Deactivating deletes the account's grants for good: a box to tick stands
     # in for a JavaScript confirm() the CSP would not allow anyway.
     confirm = forms.BooleanField(label=_("Yes, deactivate"), required=True)
+
+
+class SecondFactorResetForm(forms.Form):
+    # The old authenticator and backup codes stop working at once: confirm first.
+    confirm = forms.BooleanField(label=_("Yes, reset"), required=True)

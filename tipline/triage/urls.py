@@ -1,6 +1,6 @@
 """The staff interface under /staff/. Each view module owns its patterns."""
 
-from tipline.triage.views import audit, auth, editors, files, inbox, tip
+from tipline.triage.views import audit, auth, editors, files, inbox, recovery, retention, tip
 
 app_name = "staff"
 
@@ -11,4 +11,6 @@ urlpatterns = [
     *files.urlpatterns,
     *editors.urlpatterns,
     *audit.urlpatterns,
+    *retention.urlpatterns,
+    *recovery.urlpatterns,
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model, password_validation
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, no_translations
+from django.core.validators import validate_email
 from django.db import transaction
 
 from tipline.audit import Action, audit_record
@@ -28,17 +29,25 @@ class Command(BaseCommand):
         parser.add_argument(
             "--admin", action="store_true", help="may manage editors and read the audit log"
         )
+        parser.add_argument(
+            "--email",
+            default="",
+            help="optional; only for the fixed daily reminder (TIPLINE_NOTIFY_EMAIL)",
+        )
 
     # Operator messages are English; so are the password validators' messages here.
     @no_translations
-    def handle(self, *args, username: str, admin: bool, **options) -> None:
+    def handle(self, *args, username: str, admin: bool, email: str, **options) -> None:
         _check_username(username)  # before the prompt: do not ask for a password in vain
+        _check_email(email)
         password = read_passphrase(PASSWORD_ENV, prompt=f"Password for {username}", confirm=True)
         _check_password(username, password)
         was_open = tipline_is_open()
         try:
             with transaction.atomic():  # an account never exists without its audit entry
-                created = editor_create(username=username, password=password, is_admin=admin)
+                created = editor_create(
+                    username=username, password=password, is_admin=admin, email=email
+                )
                 audit_record(
                     actor=AUDIT_ACTOR,
                     action=Action.EDITOR_CREATED,
@@ -79,6 +88,15 @@ def _check_username(username: str) -> None:
         raise CommandError("invalid username: too long")
     if User.objects.filter(username=username).exists():
         raise CommandError(f"an account named {username} already exists")
+
+
+def _check_email(email: str) -> None:
+    if not email:
+        return
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise CommandError(f"invalid email address: {email}") from None
 
 
 def _check_password(username: str, password: str) -> None:

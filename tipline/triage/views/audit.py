@@ -35,6 +35,12 @@ ACTION_LABELS: dict[str, Promise] = {
     Action.EDITOR_CREATED: _("Created editor"),
     Action.EDITOR_DEACTIVATED: _("Deactivated editor"),
     Action.TIP_DELETED: _("Deleted tip"),
+    Action.RETENTION_CHANGED: _("Changed retention policy"),
+    Action.LEGAL_HOLD_SET: _("Set legal hold"),
+    Action.LEGAL_HOLD_LIFTED: _("Lifted legal hold"),
+    Action.UPLOADS_SWEPT: _("Deleted abandoned uploads"),
+    Action.SECOND_FACTOR_RESET: _("Second factor reset"),
+    Action.RECOVERY_KEY_ROTATED: _("Rotated recovery key"),
 }
 
 # audit_verify's reasons, in words an admin can act on (unknown ones are shown as they are).

@@ -1,4 +1,4 @@
-"""Staff accounts: the list, creating an editor, deactivating one, sharing tips with one."""
+"""Staff accounts: the list, creating, deactivating, resetting a second factor, sharing tips."""
 
 from __future__ import annotations
 
@@ -27,8 +27,9 @@ from tipline.triage.accounts import (
     editor_create,
     editor_deactivate,
     editor_key,
+    editor_second_factor_reset,
 )
-from tipline.triage.forms_editors import DeactivateForm, EditorCreateForm
+from tipline.triage.forms_editors import DeactivateForm, EditorCreateForm, SecondFactorResetForm
 from tipline.triage.grants import grants_copy_to_editor
 
 QR_SVG_OPTIONS: dict[str, int | str | bool | None] = {
@@ -74,6 +75,7 @@ def editor_create_view(request: HttpRequest) -> HttpResponse:
                 username=form.cleaned_data["username"],
                 password=form.cleaned_data["password"],
                 is_admin=form.cleaned_data["is_admin"],
+                email=form.cleaned_data["email"],
                 actor=request.user.get_username(),
             )
         except AccountError:  # the same name was taken since the form checked
@@ -87,11 +89,13 @@ def editor_create_view(request: HttpRequest) -> HttpResponse:
 
 
 def _editor_create_audited(
-    *, username: str, password: str, is_admin: bool, actor: str
+    *, username: str, password: str, is_admin: bool, email: str, actor: str
 ) -> EditorCreated:
     # One transaction: an account never exists without its audit entry.
     with transaction.atomic():
-        created = editor_create(username=username, password=password, is_admin=is_admin)
+        created = editor_create(
+            username=username, password=password, is_admin=is_admin, email=email
+        )
         audit_record(
             actor=actor,
             action=Action.EDITOR_CREATED,
@@ -138,6 +142,30 @@ def editor_deactivate_view(request: HttpRequest, user_id: int) -> HttpResponse:
     return redirect("staff:editors")
 
 
+@admin_view
+@require_POST
+def editor_second_factor_reset_view(request: HttpRequest, user_id: int) -> HttpResponse:
+    """New authenticator and backup codes for an account, shown once in this response."""
+    user = get_object_or_404(get_user_model(), pk=user_id, is_staff=True, is_active=True)
+    if user.pk == request.user.pk:
+        # A stolen session must not be able to move the account to another phone.
+        messages.error(request, _("Ask another admin to reset your own second factor."))
+    elif not SecondFactorResetForm(request.POST).is_valid():
+        messages.error(request, _("Tick the box to confirm the reset."))
+    else:
+        with transaction.atomic():
+            reset = editor_second_factor_reset(user=user)
+            audit_record(
+                actor=request.user.get_username(),
+                action=Action.SECOND_FACTOR_RESET,
+                detail={"editor": user.get_username()},
+            )
+        # Rendered, not redirected, like a new account's: the secrets exist only here.
+        context = {"reset": reset, "qr_svg": _qr_svg(reset.otpauth_uri)}
+        return render(request, "staff/editors_second_factor.html", context)
+    return redirect("staff:editors")
+
+
 @staff_view
 @require_POST
 def editor_grant_mine_view(request: HttpRequest, user_id: int) -> HttpResponse:
@@ -169,4 +197,9 @@ urlpatterns = [
     path("editors/new/", editor_create_view, name="editor_create"),
     path("editors/<int:user_id>/deactivate/", editor_deactivate_view, name="editor_deactivate"),
     path("editors/<int:user_id>/grant-my-tips/", editor_grant_mine_view, name="editor_grant_mine"),
+    path(
+        "editors/<int:user_id>/reset-second-factor/",
+        editor_second_factor_reset_view,
+        name="editor_second_factor_reset",
+    ),
 ]

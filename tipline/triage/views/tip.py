@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
 
 from django import forms
 from django.contrib import messages
@@ -10,11 +12,13 @@ from django.contrib.auth import get_user_model
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from tipline.audit import Action, audit_record
-from tipline.models import RecipientKey
+from tipline.models import Grant, RecipientKey, RetentionPolicy, Tip
+from tipline.retention.policy import tip_deletion_date
 from tipline.triage.access import OpenTip, admin_view, staff_view, tip_open
 from tipline.triage.forms import (
     EditorNoteForm,
@@ -23,6 +27,7 @@ from tipline.triage.forms import (
     TipStatusForm,
     TipTagsForm,
 )
+from tipline.triage.forms_retention import LegalHoldForm
 from tipline.triage.grants import editor_keys_without_grant, tip_grant_add, tip_grant_revoke
 from tipline.triage.tip_page import tip_page_build
 from tipline.triage.tips import (
@@ -33,6 +38,7 @@ from tipline.triage.tips import (
     tip_tags_set,
 )
 from tipline.triage.views.inbox import staff_choices
+from tipline.triage.views.retention import tip_legal_hold_set
 
 
 def _back(opened: OpenTip) -> HttpResponse:
@@ -52,6 +58,30 @@ def _forms(opened: OpenTip) -> dict:
     }
 
 
+@dataclass(frozen=True)
+class Retention:
+    """When the tip goes, for the tip page: a date, or None under a legal hold."""
+
+    deletion_date: date | None
+    due: bool  # the date has come: the next daily purge deletes it
+    days: int  # the period its status is given
+
+
+def tip_retention(tip: Tip) -> Retention:
+    policy = RetentionPolicy.current()
+    deletion = tip_deletion_date(tip, policy)
+    due = deletion is not None and deletion <= timezone.localdate()
+    return Retention(deletion, due, policy.days_for(tip.status))
+
+
+def tip_recoverable(tip: Tip) -> bool:
+    """Whether the active recovery key has a grant (a rotation by someone who could not
+    read the tip leaves it with an older recovery key only)."""
+    return Grant.objects.filter(
+        tip=tip, recipient__kind=RecipientKey.Kind.RECOVERY, recipient__active=True
+    ).exists()
+
+
 @staff_view
 @require_GET
 def tip_detail(request: HttpRequest, reference: str) -> HttpResponse:
@@ -60,7 +90,13 @@ def tip_detail(request: HttpRequest, reference: str) -> HttpResponse:
     audit_record(
         actor=request.user.get_username(), action=Action.TIP_VIEWED, tip_reference=reference
     )
-    context = {"tip": opened.tip, "page": page, **_forms(opened)}
+    context = {
+        "tip": opened.tip,
+        "page": page,
+        "retention": tip_retention(opened.tip),
+        "recoverable": tip_recoverable(opened.tip),
+        **_forms(opened),
+    }
     return render(request, "staff/tip.html", context)
 
 
@@ -165,6 +201,23 @@ def tip_revoke(request: HttpRequest, reference: str, recipient_id: int) -> HttpR
     return _back(opened)
 
 
+@admin_view
+@require_POST
+def tip_legal_hold(request: HttpRequest, reference: str) -> HttpResponse:
+    """Set or lift the legal hold (admins, and only on a tip they can read, like every tip URL)."""
+
+    def apply(opened: OpenTip, data: dict) -> None:
+        hold = data["hold"] == "set"
+        tip_legal_hold_set(tip=opened.tip, hold=hold, actor=request.user.get_username())
+
+    done = (
+        _("Legal hold set: this tip is kept until the hold is lifted.")
+        if request.POST.get("hold") == "set"
+        else _("Legal hold lifted: the retention policy applies again.")
+    )
+    return _change(request, reference, lambda _: LegalHoldForm(request.POST), apply, done)
+
+
 urlpatterns = [
     path("tips/<str:reference>/", tip_detail, name="tip"),
     path("tips/<str:reference>/status/", tip_status, name="tip_status"),
@@ -173,4 +226,5 @@ urlpatterns = [
     path("tips/<str:reference>/notes/", tip_note, name="tip_note"),
     path("tips/<str:reference>/access/", tip_grant, name="tip_grant"),
     path("tips/<str:reference>/access/<int:recipient_id>/revoke/", tip_revoke, name="tip_revoke"),
+    path("tips/<str:reference>/legal-hold/", tip_legal_hold, name="tip_legal_hold"),
 ]
