@@ -30,3 +30,15 @@ logconfig_dict = scrubbed_logging_config(
         "gunicorn.access": {"handlers": [], "propagate": False},
     },
 )
+
+
+def post_worker_init(worker) -> None:
+    """The embedded default's daily purge, sweep and reminder (no broker, so no beat).
+
+    Every worker starts the thread; a lock file in the data dir makes one of
+    them run it once a day (tipline/retention/scheduler.py). With a broker this
+    does nothing: ``celery -A config beat`` sends the task instead.
+    """
+    from tipline.retention.scheduler import daily_runner_start
+
+    daily_runner_start()

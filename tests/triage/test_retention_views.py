@@ -223,7 +223,7 @@ def test_preview_shows_what_a_typed_policy_would_delete_without_saving(
 
 
 def test_the_list_is_capped_but_the_counts_are_not(admin_client, monkeypatch) -> None:
-    monkeypatch.setattr("tipline.triage.views.retention.PREVIEW_LIST_LIMIT", 2)
+    monkeypatch.setattr("tipline.retention.preview.PREVIEW_LIST_LIMIT", 2)
     RetentionPolicy.current()
     for _ in range(5):
         make_tip(status="discarded", days_ago=35)

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 from tipline.audit import Action, audit_record
 from tipline.models import Grant, RecipientKey, RetentionPolicy, Tip
 from tipline.retention.policy import tip_deletion_date
+from tipline.retention.services import tip_legal_hold_set
 from tipline.triage.access import OpenTip, admin_view, staff_view, tip_open
 from tipline.triage.forms import (
     EditorNoteForm,
@@ -38,7 +39,6 @@ from tipline.triage.tips import (
     tip_tags_set,
 )
 from tipline.triage.views.inbox import staff_choices
-from tipline.triage.views.retention import tip_legal_hold_set
 
 
 def _back(opened: OpenTip) -> HttpResponse:

@@ -1,0 +1,193 @@
+"""The daily run: purge, sweep and the editors' reminder, once a day after the set hour (UTC).
+
+With a broker, Celery beat sends ``tipline.retention.tasks.daily_maintenance``
+at that hour (config/celery.py) and a worker runs it. The embedded default has
+no broker and no beat, so each gunicorn worker starts a daemon thread
+(config/gunicorn.conf.py, ``post_worker_init``) that wakes every ten minutes
+and runs the day's maintenance if it is past the hour (UTC) and nobody has run
+it today. Several workers (and a ``make run`` restarted at noon) agree through
+two small files in ``DATA_DIR``:
+
+- ``daily-maintenance.lock``, held with an exclusive, non-blocking ``flock``
+  while one of them checks and runs: the others skip that turn. The kernel
+  drops the lock when its holder dies, so a killed worker never leaves it stuck.
+- ``daily-maintenance.last``, the UTC date of the last completed run, written
+  after the run (atomically). A run cut off (a worker restarted mid-purge)
+  records nothing, so the next check runs it again; every step is idempotent.
+
+Files rather than a database row: no migration, and the embedded default is
+one host by definition (more hosts means a broker, and then beat decides).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import sys
+import threading
+from importlib import import_module
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connections
+from django.utils import timezone
+
+from tipline.retention.purge import PurgeSummary, tips_purge_expired
+from tipline.retention.sweep import SweepSummary, uploads_sweep
+
+logger = logging.getLogger(__name__)
+
+LOCK_FILE = "daily-maintenance.lock"
+LAST_RUN_FILE = "daily-maintenance.last"
+CHECK_EVERY_SECONDS = 600
+# Let the worker finish starting (and serve its first requests) before the first check.
+FIRST_CHECK_AFTER_SECONDS = 60
+
+
+@dataclass
+class DailyResult:
+    purge: PurgeSummary | None = None
+    sweep: SweepSummary | None = None
+    notified: int | None = None  # None: the reminder is off (or not available)
+    failed: list[str] = field(default_factory=list)  # the steps that raised
+
+
+def daily_maintenance_run() -> DailyResult:
+    """The purge, the sweep and the reminder. One failing step does not stop the others."""
+    result = DailyResult()
+    try:
+        result.purge = tips_purge_expired()
+    except Exception as exc:  # noqa: BLE001 - logged without content; tomorrow retries
+        _step_failed(result, "purge", exc)
+    try:
+        result.sweep = uploads_sweep()
+    except Exception as exc:  # noqa: BLE001
+        _step_failed(result, "sweep", exc)
+    try:
+        result.notified = _daily_notification()
+    except Exception as exc:  # noqa: BLE001
+        _step_failed(result, "notification", exc)
+    try:
+        _expired_sessions_clear()
+    except Exception as exc:  # noqa: BLE001
+        _step_failed(result, "session clean-up", exc)
+    return result
+
+
+def _expired_sessions_clear() -> None:
+    # An expired staff session row still holds a sealed private key: useless
+    # without the cookie that died with it, but there is no reason to keep it.
+    engine = import_module(settings.SESSION_ENGINE)
+    engine.SessionStore.clear_expired()
+
+
+def _step_failed(result: DailyResult, step: str, exc: Exception) -> None:
+    # The exception's type only: a message could quote a row or a file name.
+    logger.error("daily maintenance: the %s failed (%s)", step, type(exc).__name__)
+    result.failed.append(step)
+
+
+def _daily_notification() -> int | None:
+    if not settings.TIPLINE_NOTIFY_EMAIL:
+        return None
+    try:
+        from tipline.triage.notify import daily_notification_send
+    except ModuleNotFoundError as exc:
+        if exc.name != "tipline.triage.notify":
+            raise
+        logger.warning("daily maintenance: the reminder is on but this version cannot send it")
+        return None
+    return daily_notification_send()
+
+
+# --- The embedded default: once a day, whichever worker comes first ---------------------------
+
+
+def daily_run_due(now: datetime) -> bool:
+    return now.astimezone(UTC).hour >= settings.TIPLINE_DAILY_RUN_HOUR
+
+
+def daily_run_if_due(*, now: datetime | None = None, data_dir: Path | None = None) -> bool:
+    """Run the day's maintenance unless it is too early, running elsewhere, or done today."""
+    now = now or timezone.now()
+    if not daily_run_due(now):
+        return False
+    today = now.astimezone(UTC).date().isoformat()
+    folder = Path(data_dir or settings.DATA_DIR)
+    descriptor = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False  # another worker is at it
+        if _last_run_day(folder) == today:
+            return False
+        result = daily_maintenance_run()
+        _last_run_day_record(folder, today)
+        logger.info(
+            "daily maintenance done%s",
+            f" (failed: {', '.join(result.failed)})" if result.failed else "",
+        )
+        return True
+    finally:
+        os.close(descriptor)  # releases the lock
+
+
+def _last_run_day(folder: Path) -> str:
+    try:
+        return (folder / LAST_RUN_FILE).read_text(encoding="ascii").strip()
+    except (FileNotFoundError, UnicodeDecodeError):
+        return ""
+
+
+def _last_run_day_record(folder: Path, day: str) -> None:
+    temporary = folder / f"{LAST_RUN_FILE}.tmp"
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+        handle.write(day + "\n")
+    os.replace(temporary, folder / LAST_RUN_FILE)
+
+
+def _under_tests() -> bool:
+    return "pytest" in sys.modules
+
+
+def daily_runner_start(stop: threading.Event | None = None) -> threading.Thread | None:
+    """Start the embedded default's daily thread in this process, when it is the one to run it.
+
+    ``stop``, when set, ends the thread at its next wake-up (tests; gunicorn just exits).
+    """
+    if settings.CELERY_BROKER_URL:
+        return None  # Celery beat schedules the run
+    if _under_tests():
+        return None  # tests run the maintenance themselves, when they mean to
+    if not 0 <= settings.TIPLINE_DAILY_RUN_HOUR <= 23:
+        logger.error("TIPLINE_DAILY_RUN_HOUR must be 0 to 23: the daily maintenance will not run")
+        return None
+    thread = threading.Thread(
+        target=_runner_loop, args=(stop or threading.Event(),), name="tipline-daily", daemon=True
+    )
+    thread.start()
+    logger.info(
+        "daily maintenance: this process checks every %d minutes (after %02d:00 UTC, once a day)",
+        CHECK_EVERY_SECONDS // 60,
+        settings.TIPLINE_DAILY_RUN_HOUR,
+    )
+    return thread
+
+
+def _runner_loop(stop: threading.Event) -> None:
+    if stop.wait(FIRST_CHECK_AFTER_SECONDS):
+        return
+    while True:
+        try:
+            daily_run_if_due()
+        except Exception as exc:  # noqa: BLE001 - the thread must live on to try again
+            logger.error("daily maintenance could not run (%s)", type(exc).__name__)
+        finally:
+            connections.close_all()  # this thread's connections only
+        if stop.wait(CHECK_EVERY_SECONDS):
+            return
