@@ -26,9 +26,9 @@ import logging
 import os
 import sys
 import threading
-from importlib import import_module
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from importlib import import_module
 from pathlib import Path
 
 from django.conf import settings

@@ -27,6 +27,7 @@ from django_otp import match_token
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from tipline.audit import Action, audit_record
 from tipline.crypto import (
     Argon2Params,
     CryptoError,
@@ -109,6 +110,22 @@ def editor_second_factor_reset(*, user: AbstractBaseUser) -> EditorCreated:
     editor_sessions_end(user=user)
     login_failures_reset(user=user)
     return enrolment
+
+
+def editor_create_recorded(
+    *, actor: str, username: str, password: str, is_admin: bool = False, email: str = ""
+) -> EditorCreated:
+    """``editor_create`` and its audit entry, in one transaction: never one without the other."""
+    with transaction.atomic():
+        created = editor_create(
+            username=username, password=password, is_admin=is_admin, email=email
+        )
+        audit_record(
+            actor=actor,
+            action=Action.EDITOR_CREATED,
+            detail={"editor": username, "admin": is_admin},
+        )
+    return created
 
 
 def backup_codes_replace(*, user: AbstractBaseUser) -> list[str]:

@@ -6,12 +6,10 @@ from django.contrib.auth import get_user_model, password_validation
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, no_translations
 from django.core.validators import validate_email
-from django.db import transaction
 
-from tipline.audit import Action, audit_record
 from tipline.keyring import tipline_is_open
 from tipline.management.secrets_input import read_passphrase
-from tipline.triage.accounts import AccountError, EditorCreated, editor_create
+from tipline.triage.accounts import AccountError, EditorCreated, editor_create_recorded
 
 PASSWORD_ENV = "TIPLINE_PASSWORD"  # noqa: S105 - a variable name
 AUDIT_ACTOR = "manage.py"
@@ -44,15 +42,9 @@ class Command(BaseCommand):
         _check_password(username, password)
         was_open = tipline_is_open()
         try:
-            with transaction.atomic():  # an account never exists without its audit entry
-                created = editor_create(
-                    username=username, password=password, is_admin=admin, email=email
-                )
-                audit_record(
-                    actor=AUDIT_ACTOR,
-                    action=Action.EDITOR_CREATED,
-                    detail={"editor": username, "admin": admin},
-                )
+            created = editor_create_recorded(
+                actor=AUDIT_ACTOR, username=username, password=password, is_admin=admin, email=email
+            )
         except AccountError as exc:
             raise CommandError(str(exc)) from None
         self._report(created, admin=admin, opened=not was_open)

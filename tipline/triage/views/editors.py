@@ -23,8 +23,7 @@ from tipline.models import RecipientKey
 from tipline.triage.access import admin_view, staff_view
 from tipline.triage.accounts import (
     AccountError,
-    EditorCreated,
-    editor_create,
+    editor_create_recorded,
     editor_deactivate,
     editor_key,
     editor_second_factor_reset,
@@ -71,7 +70,7 @@ def editor_create_view(request: HttpRequest) -> HttpResponse:
     form = EditorCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            created = _editor_create_audited(
+            created = editor_create_recorded(
                 username=form.cleaned_data["username"],
                 password=form.cleaned_data["password"],
                 is_admin=form.cleaned_data["is_admin"],
@@ -86,22 +85,6 @@ def editor_create_view(request: HttpRequest) -> HttpResponse:
             context = {"created": created, "qr_svg": _qr_svg(created.otpauth_uri)}
             return render(request, "staff/editor_created.html", context)
     return render(request, "staff/editor_new.html", {"form": form})
-
-
-def _editor_create_audited(
-    *, username: str, password: str, is_admin: bool, email: str, actor: str
-) -> EditorCreated:
-    # One transaction: an account never exists without its audit entry.
-    with transaction.atomic():
-        created = editor_create(
-            username=username, password=password, is_admin=is_admin, email=email
-        )
-        audit_record(
-            actor=actor,
-            action=Action.EDITOR_CREATED,
-            detail={"editor": username, "admin": is_admin},
-        )
-    return created
 
 
 def _qr_svg(uri: str) -> SafeString:
