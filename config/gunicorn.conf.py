@@ -42,3 +42,7 @@ def post_worker_init(worker) -> None:
     from tipline.retention.scheduler import daily_runner_start
 
     daily_runner_start()
+
+
+# gunicorn 27 opens a control socket in $HOME by default: nothing here uses it.
+control_socket_disable = True

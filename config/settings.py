@@ -60,6 +60,10 @@ MIDDLEWARE = [
     # Outermost, so its no-store and policy headers reach every response,
     # static files and early refusals included.
     "tipline.middleware.PrivacyHeadersMiddleware",
+    # Outside everything that answers early (WhiteNoise's static files, the
+    # 400 for a bad Host header), so those responses carry the policy too.
+    "csp.middleware.CSPMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -70,8 +74,6 @@ MIDDLEWARE = [
     # Marks request.user verified once a one-time code was accepted this session.
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -189,10 +191,39 @@ TIPLINE_MAX_LINKS = envint("TIPLINE_MAX_LINKS", 20)
 # Received dates are stored coarsened to this many hours (24 = the day).
 TIPLINE_RECEIVED_GRANULARITY_HOURS = envint("TIPLINE_RECEIVED_GRANULARITY_HOURS", 24)
 
+# --- Abuse limit and cache (tipline.intake.ratelimit) ----------------------------
+# A flood of tips is limited for the whole installation, never per client: a
+# per-client limit needs an address (Tor users share exits, an onion service
+# sees none) and even a keyed hash of one is a record of who sent. The cache
+# holds one number, the tips accepted in the current clock hour; 0 = no limit.
+TIPLINE_MAX_TIPS_PER_HOUR = envint("TIPLINE_MAX_TIPS_PER_HOUR", 120)
+
+
+def _cache() -> dict:
+    url = secret_from_env("CACHE_URL") or ""
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}
+    if url:
+        # The URL may hold a password: never echo it.
+        raise ConfigError("CACHE_URL must start with redis://, rediss:// or unix://")
+    # Files, not memory: gunicorn's processes on one host share them, with no
+    # other service to run. Kept out of the database so no dump or backup holds
+    # the counter; folder 0700, files 0600 (Django's own modes).
+    return {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(_ensure_private_dir(DATA_DIR / "cache")),
+    }
+
+
+CACHES = {"default": _cache()}
+# --- End of abuse limit and cache ------------------------------------------------
+
 # Form fields other than files are small; a large non-file body is an attack.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
-DATA_UPLOAD_MAX_NUMBER_FILES = TIPLINE_MAX_FILES
+# One more than the tip line's own limit, so the upload handler refuses first
+# with its own message ("at most 20 files") instead of a bare "broken upload".
+DATA_UPLOAD_MAX_NUMBER_FILES = TIPLINE_MAX_FILES + 1
 # Never spool an upload to a plaintext temp file: the intake view installs its
 # encrypting handler; these are what any other view would get.
 FILE_UPLOAD_HANDLERS = ["tipline.intake.upload.RefuseUploadHandler"]
@@ -214,6 +245,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = envint("TIPLINE_TASK_TIME_LIMIT", 3600)
 CELERY_TASK_SOFT_TIME_LIMIT = max(CELERY_TASK_TIME_LIMIT - 60, 60)
+# Redis hands an unacknowledged task to another worker after this long: keep it
+# above the time limit, or a file near the limit is cleaned twice at once.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
@@ -236,6 +270,8 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
+# WhiteNoise sends `Access-Control-Allow-Origin: *` by default; nothing here is for other sites.
+WHITENOISE_ALLOW_ALL_ORIGINS = False
 
 # --- Sessions, cookies, transport --------------------------------------------------------
 
@@ -253,6 +289,10 @@ CSRF_COOKIE_AGE = None
 CSRF_COOKIE_SAMESITE = "Strict"
 CSRF_COOKIE_HTTPONLY = True
 CSRF_FAILURE_VIEW = "tipline.views.csrf_failure"
+# Django's security.W003 looks for the stock CsrfViewMiddleware by name; ours is
+# a subclass (tipline/csrf.py). tipline/checks.py checks for the subclass and,
+# in place of security.W016 (skipped once W003 fires), for the Secure cookie.
+SILENCED_SYSTEM_CHECKS = ["security.W003"]
 
 # --- Staff accounts --------------------------------------------------------------------------
 
@@ -350,4 +390,6 @@ LOGGING = scrubbed_logging_config(
         "django.security.DisallowedHost": {"handlers": [], "propagate": False},
     },
 )
+# Never set: Django would email every server error with the request's client
+# address and user agent, past the logging filter that removes addresses.
 ADMINS: list = []

@@ -24,3 +24,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
 # The real costs are exercised by tests that ask for them explicitly.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 TIPLINE_EDITOR_KEY_ARGON2 = {"memory_cost": 8 * 1024, "iterations": 1, "lanes": 1}
+
+# The hourly tip counter (tipline.intake.ratelimit) must not carry over from
+# test to test: a suite sending more tips than the limit would start failing
+# with 429. Tests of the limit and of what the cache holds set a real cache.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}

@@ -17,6 +17,7 @@ import os
 import re
 import secrets
 import stat
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -53,8 +54,20 @@ class DurableFile(File):
     def close(self) -> None:
         if not self.closed:
             self.file.flush()
+            _coarsen_times(self.file.fileno())
             os.fsync(self.file.fileno())
         super().close()
+
+
+def _coarsen_times(descriptor: int) -> None:
+    """Set the file's access and modification times to the start of the day (UTC).
+
+    A seized disk must not date an upload to the second any more than the
+    database does (arrival is kept to the day). The sweep of abandoned blobs
+    reads these times, so it works in whole days (see docs/retention.md).
+    """
+    midnight = int(time.time()) // 86400 * 86400
+    os.utime(descriptor, (midnight, midnight))
 
 
 class BlobFileSystemStorage(FileSystemStorage):

@@ -116,6 +116,16 @@ def test_too_many_files_stores_nothing_and_keeps_the_note(
     assert_nothing_stored(blob_storage)
 
 
+def test_one_file_over_the_default_limit_gets_the_tip_lines_own_message(
+    client: Client, open_tipline, blob_storage: Path, settings
+) -> None:
+    files = [(f"f{i}.txt", b"data") for i in range(settings.TIPLINE_MAX_FILES + 1)]
+    response = submit_tip(client, note="mi nota", files=files)
+    assert response.status_code == 413
+    assert f"como máximo {settings.TIPLINE_MAX_FILES} archivos" in response.content.decode()
+    assert_nothing_stored(blob_storage)
+
+
 def test_file_over_the_limit_stores_nothing(
     client: Client, open_tipline, blob_storage: Path, settings
 ) -> None:
@@ -311,3 +321,14 @@ def test_blobs_reach_the_disk_before_the_source_is_told(
     response = submit_tip(client, files=[("a.bin", b"x" * 1000), ("b.bin", b"y" * 1000)])
     assert response.status_code == 200
     assert len(synced) >= 4  # two raw blobs, two clean blobs
+
+
+def test_stored_blobs_are_dated_to_the_day_only(client, open_tipline, blob_storage):
+    # File times on a seized disk must not date an upload to the second.
+    response = submit_tip(client, note="n", files=[("a.txt", b"hello")])
+    assert response.status_code == 200
+    blobs = [path for path in blob_storage.rglob("*") if path.is_file()]
+    assert blobs
+    for path in blobs:
+        info = path.stat()
+        assert info.st_mtime % 86400 == 0 and info.st_atime % 86400 == 0, path.name

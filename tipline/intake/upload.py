@@ -43,6 +43,10 @@ class EncryptedUpload:
     key_id: uuid.UUID
     blob: str
 
+    def close(self) -> None:
+        """Django's parser closes every received file when a later part fails; nothing is open."""
+        return None
+
 
 class UploadRefused(Exception):
     """Why an upload stopped; ``code`` picks the message the source reads."""

@@ -8,7 +8,7 @@ cookie jar says a tip was sent.
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.core.exceptions import BadRequest, RequestDataTooBig, SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, UnreadablePostError
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 from tipline.csrf import csrf_protect
 from tipline.intake.forms import TipForm
 from tipline.intake.messages import refusal_message
+from tipline.intake.ratelimit import seconds_until_next_hour, tip_accepted_count, tip_rate_exceeded
 from tipline.intake.services import TiplineClosed, received_files_summary, tip_create
 from tipline.intake.upload import EncryptingUploadHandler
 from tipline.keyring import tipline_is_open
@@ -57,6 +58,11 @@ def landing(request: HttpRequest) -> HttpResponse:
 def submit(request: HttpRequest) -> HttpResponse:
     if not tipline_is_open():
         return _closed(request)
+    if tip_rate_exceeded():
+        # Refused before a byte of the body is read: nothing of it is stored.
+        response = render(request, "source/busy.html", status=429)
+        response["Retry-After"] = str(seconds_until_next_hour())
+        return response
     if _declared_length(request) > settings.TIPLINE_MAX_TIP_BYTES + MULTIPART_ALLOWANCE:
         # Refused before a byte of the body is read.
         return _landing(request, TipForm(), error=refusal_message("tip_too_large"), status=413)
@@ -64,7 +70,13 @@ def submit(request: HttpRequest) -> HttpResponse:
     request.upload_handlers = [handler]
     try:
         response = _receive(request, handler)
-    except (MultiPartParserError, UnreadablePostError, RequestDataTooBig, SuspiciousOperation):
+    except (
+        MultiPartParserError,
+        UnreadablePostError,
+        RequestDataTooBig,
+        SuspiciousOperation,
+        BadRequest,  # a urlencoded body not in UTF-8
+    ):
         response = _landing(request, TipForm(), error=refusal_message("broken_upload"), status=400)
     finally:
         # Refused, invalid, cut off or forged: no blob of this request is kept.
@@ -80,9 +92,23 @@ def _declared_length(request: HttpRequest) -> int:
         return 0
 
 
+def _body_cut_off(request: HttpRequest) -> bool:
+    """True if the connection ended before the declared body had arrived.
+
+    The server's stream then simply reads short, and the multipart parser takes
+    its end for the end of the body: without this check a tip would be stored
+    without the file that was cut off, and the source told it all arrived.
+    """
+    stream = getattr(request, "_stream", None)
+    read, declared = getattr(stream, "_pos", None), getattr(stream, "limit", None)
+    return read is not None and declared is not None and read < declared
+
+
 @csrf_protect
 def _receive(request: HttpRequest, handler: EncryptingUploadHandler) -> HttpResponse:
-    form = TipForm(request.POST)
+    form = TipForm(request.POST)  # reads the whole body through the encrypting handler
+    if _body_cut_off(request):
+        raise UnreadablePostError("the request body ended before its declared length")
     if handler.refusal is not None:
         form.is_valid()  # keep what the source typed, with its own errors if any
         return _landing(request, form, error=refusal_message(handler.refusal.code), status=413)
@@ -101,5 +127,6 @@ def _receive(request: HttpRequest, handler: EncryptingUploadHandler) -> HttpResp
     except TiplineClosed:
         return _closed(request)
     handler.committed = True
+    tip_accepted_count()
     files = received_files_summary(tip=tip, tip_key=handler.tip_key)
     return render(request, "source/received.html", {"files": files})

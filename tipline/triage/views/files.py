@@ -29,7 +29,10 @@ from tipline.triage.tip_page import PREVIEWABLE_TYPES, attachment_is_cleaned
 logger = logging.getLogger(__name__)
 STREAM_CHUNK = 256 * 1024
 # A file response may not run anything, load anything or be framed.
-FILE_CSP = "default-src 'none'; img-src 'self'; sandbox"
+FILE_CSP = (
+    "default-src 'none'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+    "form-action 'none'; sandbox"
+)
 
 
 def _attachment(opened: OpenTip, number: int) -> Attachment:
@@ -78,6 +81,9 @@ def _file_response(
     response["Content-Disposition"] = disposition
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = FILE_CSP
+    # nginx would otherwise buffer a large decrypted download in its temp
+    # directory on disk (docs/deploy.md turns buffering off as well).
+    response["X-Accel-Buffering"] = "no"
     return response
 
 
