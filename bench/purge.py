@@ -35,28 +35,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._django import django_setup, ensure_postgres_database  # noqa: E402
+
 SEED_BATCH = 500
 PASSWORD = "benchmark editor password 1"
-
-
-def configure(data_dir: Path) -> None:
-    os.environ["TIPLINE_DATA_DIR"] = str(data_dir)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
-    os.environ.pop("CELERY_BROKER_URL", None)
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    import django
-
-    django.setup()
-
-
-def ensure_postgres_database(database_url: str) -> None:
-    import psycopg
-
-    name = database_url.rsplit("/", 1)[1]
-    server = database_url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(server, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname=%s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def start_empty(database_url: str | None) -> None:
@@ -185,7 +167,7 @@ def main() -> None:
         ensure_postgres_database(database_url)
     data_dir = Path(tempfile.mkdtemp(prefix="tipline-bench-purge-"))
     try:
-        configure(data_dir)
+        django_setup(data_dir)
         run(args, database_url, data_dir)
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import statistics
 import sys
@@ -35,30 +34,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._django import django_setup, ensure_postgres_database  # noqa: E402
+
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/tipline_bench"
 PASSWORD = "benchmark editor password 1"
 BATCH = 2000
-
-
-def configure(database_url: str) -> None:
-    os.environ["DATABASE_URL"] = database_url
-    os.environ["TIPLINE_DATA_DIR"] = tempfile.mkdtemp(prefix="tipline-bench-triage-")
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
-    os.environ.pop("CELERY_BROKER_URL", None)
-    import django
-
-    django.setup()
-
-
-def ensure_database(database_url: str) -> None:
-    """Create the benchmark database if it does not exist (needs the psycopg driver)."""
-    import psycopg
-
-    name = database_url.rsplit("/", 1)[1]
-    server = database_url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(server, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname=%s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def seed(count: int) -> None:
@@ -214,8 +194,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=40)
     parser.add_argument("--database-url", default=DEFAULT_URL)
     args = parser.parse_args()
-    ensure_database(args.database_url)
-    configure(args.database_url)
+    ensure_postgres_database(args.database_url)
+    django_setup(Path(tempfile.mkdtemp(prefix="tipline-bench-triage-")), args.database_url)
     from django.core.management import call_command
     from django.test.utils import override_settings
 

@@ -1,0 +1,34 @@
+"""What the benchmarks that need Django share: settings for a throw-away installation."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def django_setup(data_dir: Path, database_url: str | None = None) -> None:
+    """Django on ``data_dir`` (and ``database_url`` if given), tasks in-process, quiet logs."""
+    os.environ["TIPLINE_DATA_DIR"] = str(data_dir)
+    if database_url:
+        os.environ["DATABASE_URL"] = database_url
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    os.environ.pop("CELERY_BROKER_URL", None)
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    import django
+
+    django.setup()
+
+
+def ensure_postgres_database(database_url: str) -> None:
+    """Create the database named in ``database_url`` if it does not exist (psycopg)."""
+    import psycopg
+
+    name = database_url.rsplit("/", 1)[1]
+    server = database_url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(server, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname=%s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
