@@ -80,8 +80,12 @@ def seed(count: int) -> None:
         done = min(first + BATCH, count)
         print(f"\rseeded {done}/{count} tips ({time.perf_counter() - started:.0f} s)", end="")
     print()
-    # What autovacuum does on a live server a little later: statistics for the
-    # planner and the visibility map that lets it read the grants index alone.
+
+
+def vacuum() -> None:
+    """What autovacuum does on a live server: statistics for the planner and the
+    visibility map that lets it read the grants index alone. Run on reused
+    databases too (a migration may have rewritten rows since they were seeded)."""
     from django.db import connection
 
     with connection.cursor() as cursor:
@@ -201,6 +205,7 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     seed(args.tips)
+    vacuum()
     from tipline.models import Tip
 
     # Django's test client over plain HTTP, without setup_test_environment():

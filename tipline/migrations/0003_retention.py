@@ -2,13 +2,13 @@
 
 import django.utils.timezone
 from django.db import migrations, models
+from django.db.models.functions import TruncDate
 
 
 def status_day_from_arrival(apps, schema_editor):
     # Existing tips start their retention period on the day they arrived.
     Tip = apps.get_model("tipline", "Tip")
-    for tip in Tip.objects.only("id", "received_on").iterator():
-        Tip.objects.filter(pk=tip.pk).update(status_changed_on=tip.received_on.date())
+    Tip.objects.update(status_changed_on=TruncDate("received_on"))
 
 
 class Migration(migrations.Migration):
