@@ -32,3 +32,21 @@ def ensure_postgres_database(database_url: str) -> None:
     with psycopg.connect(server, autocommit=True) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname=%s", [name]).fetchone():
             conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def grants_bulk_create(tips: list, keys: list[bytes], recipients: list) -> None:
+    """Wrap each tip's key to every recipient, as the intake does, in one INSERT."""
+    from tipline.crypto import PublicKey
+    from tipline.keyring import tip_key_wrap
+    from tipline.models import Grant
+
+    public_keys = [PublicKey.from_bytes(bytes(r.public_key)) for r in recipients]
+    Grant.objects.bulk_create(
+        Grant(
+            tip=tip,
+            recipient=recipient,
+            wrapped_key=tip_key_wrap(tip=tip, tip_key=key, public_key=public),
+        )
+        for tip, key in zip(tips, keys, strict=True)
+        for recipient, public in zip(recipients, public_keys, strict=True)
+    )

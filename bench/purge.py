@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._django import django_setup, ensure_postgres_database  # noqa: E402
+from bench._django import django_setup, ensure_postgres_database, grants_bulk_create  # noqa: E402
 
 SEED_BATCH = 500
 PASSWORD = "benchmark editor password 1"
@@ -82,12 +82,10 @@ def _seed_batch(size, recipients, payload: bytes, changed_on: date) -> list[str]
     from datetime import UTC, datetime
     from datetime import time as day_time
 
-    from tipline.crypto import PublicKey, encrypt_bytes, new_tip_key, wrap_key
-    from tipline.keyring import TIP_KEY_PURPOSE
-    from tipline.models import Attachment, Grant, Tip
+    from tipline.crypto import encrypt_bytes, new_tip_key
+    from tipline.models import Attachment, Tip
     from tipline.storage import new_blob_name, write_blob
 
-    public_keys = [PublicKey.from_bytes(bytes(r.public_key)) for r in recipients]
     received = datetime.combine(changed_on, day_time(0), tzinfo=UTC)
     tips, keys = [], []
     for _ in range(size):
@@ -129,15 +127,7 @@ def _seed_batch(size, recipients, payload: bytes, changed_on: date) -> list[str]
             names.append(name)
         attachments.append(attachment)
     Attachment.objects.bulk_create(attachments)
-    Grant.objects.bulk_create(
-        Grant(
-            tip=tip,
-            recipient=recipient,
-            wrapped_key=wrap_key(key, public, purpose=TIP_KEY_PURPOSE, object_id=str(tip.key_id)),
-        )
-        for tip, key in zip(tips, keys, strict=True)
-        for recipient, public in zip(recipients, public_keys, strict=True)
-    )
+    grants_bulk_create(tips, keys, recipients)
     return names
 
 

@@ -72,18 +72,33 @@ def make_pdf(path: Path) -> None:
     Image.effect_noise((1200, 900), 30).convert("RGB").save(photo, "JPEG", exif=exif)
     pdf = pikepdf.new()
     image = pikepdf.Stream(pdf, photo.getvalue())
-    image.Type, image.Subtype, image.Filter = (pikepdf.Name.XObject, pikepdf.Name.Image,
-                                               pikepdf.Name.DCTDecode)
+    image.Type, image.Subtype, image.Filter = (
+        pikepdf.Name.XObject,
+        pikepdf.Name.Image,
+        pikepdf.Name.DCTDecode,
+    )
     image.Width, image.Height, image.BitsPerComponent = 1200, 900, 8
     image.ColorSpace = pikepdf.Name.DeviceRGB
     for index in range(50):
         pdf.add_blank_page(page_size=(595, 842))
         page = pdf.pages[index]
-        page.Resources = pikepdf.Dictionary(Font=pikepdf.Dictionary(F1=pikepdf.Dictionary(
-            Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica)),
-            XObject=pikepdf.Dictionary(Im1=image))
-        text = " ".join(f"BT /F1 11 Tf 50 {800 - 14 * line} Td (Page {index} line {line}) Tj ET"
-                        for line in range(50)) + " q 300 0 0 225 50 50 cm /Im1 Do Q"
+        page.Resources = pikepdf.Dictionary(
+            Font=pikepdf.Dictionary(
+                F1=pikepdf.Dictionary(
+                    Type=pikepdf.Name.Font,
+                    Subtype=pikepdf.Name.Type1,
+                    BaseFont=pikepdf.Name.Helvetica,
+                )
+            ),
+            XObject=pikepdf.Dictionary(Im1=image),
+        )
+        text = (
+            " ".join(
+                f"BT /F1 11 Tf 50 {800 - 14 * line} Td (Page {index} line {line}) Tj ET"
+                for line in range(50)
+            )
+            + " q 300 0 0 225 50 50 cm /Im1 Do Q"
+        )
         page.Contents = pdf.make_stream(text.encode())
     with pdf.open_metadata(set_pikepdf_as_editor=False) as meta:
         meta["dc:creator"] = ["Somebody"]
@@ -93,14 +108,43 @@ def make_pdf(path: Path) -> None:
 
 
 def make_video(path: Path, seconds: int) -> None:
-    subprocess.run([
-        "ffmpeg", "-nostdin", "-v", "error", "-y",
-        "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=30",
-        "-f", "lavfi", "-i", "sine=f=440", "-t", str(seconds),
-        "-vf", "noise=alls=4:allf=t", "-c:v", "mpeg4", "-q:v", "3", "-c:a", "aac",
-        "-metadata", "title=bench", "-metadata", "artist=Somebody",
-        "-metadata", "location=+12.3456-045.6789/", "-metadata", "creation_time=2024-01-02",
-        str(path)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=1920x1080:rate=30",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=f=440",
+            "-t",
+            str(seconds),
+            "-vf",
+            "noise=alls=4:allf=t",
+            "-c:v",
+            "mpeg4",
+            "-q:v",
+            "3",
+            "-c:a",
+            "aac",
+            "-metadata",
+            "title=bench",
+            "-metadata",
+            "artist=Somebody",
+            "-metadata",
+            "location=+12.3456-045.6789/",
+            "-metadata",
+            "creation_time=2024-01-02",
+            str(path),
+        ],
+        check=True,
+    )
 
 
 def time_sanitize(path: Path, runs: int) -> tuple[float, str]:
@@ -140,8 +184,12 @@ def main() -> int:
             return 2
     with tempfile.TemporaryDirectory(prefix="tipline-bench-") as tmp:
         work = Path(tmp)
-        files = {"jpeg 12 MP": work / "photo.jpg", "png + text": work / "picture.png",
-                 "pdf 50 pages": work / "document.pdf", "video": work / "video.mp4"}
+        files = {
+            "jpeg 12 MP": work / "photo.jpg",
+            "png + text": work / "picture.png",
+            "pdf 50 pages": work / "document.pdf",
+            "video": work / "video.mp4",
+        }
         print("generating ...", flush=True)
         make_jpeg(files["jpeg 12 MP"])
         make_png(files["png + text"])
@@ -152,8 +200,11 @@ def main() -> int:
             ours, status = time_sanitize(path, args.runs)
             theirs = time_exiftool(path, args.runs, work)
             size = path.stat().st_size / 1e6
-            print(f"{label:14} {size:8.2f}MB {ours * 1000:8.2f}ms {theirs * 1000:8.1f}ms "
-                  f"{theirs / ours:8.1f}x  {status}", flush=True)
+            print(
+                f"{label:14} {size:8.2f}MB {ours * 1000:8.2f}ms {theirs * 1000:8.1f}ms "
+                f"{theirs / ours:8.1f}x  {status}",
+                flush=True,
+            )
     return 0
 
 

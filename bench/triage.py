@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._django import django_setup, ensure_postgres_database  # noqa: E402
+from bench._django import django_setup, ensure_postgres_database, grants_bulk_create  # noqa: E402
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/tipline_bench"
 PASSWORD = "benchmark editor password 1"
@@ -45,8 +45,7 @@ def seed(count: int) -> None:
     """``count`` tips readable by the editor "bench", unless they are already there."""
     from django.db import transaction
 
-    from tipline.crypto import encrypt_bytes, new_tip_key
-    from tipline.keyring import TIP_KEY_PURPOSE, recovery_key_create
+    from tipline.keyring import recovery_key_create
     from tipline.models import Grant, RecipientKey, Tag, Tip
     from tipline.triage.accounts import editor_create
 
@@ -67,16 +66,7 @@ def seed(count: int) -> None:
     started = time.perf_counter()
     for first in range(0, count, BATCH):
         with transaction.atomic():
-            _seed_batch(
-                min(BATCH, count - first),
-                rng,
-                recipients,
-                tags,
-                [editor, colleague, None],
-                encrypt_bytes,
-                new_tip_key,
-                TIP_KEY_PURPOSE,
-            )
+            _seed_batch(min(BATCH, count - first), rng, recipients, tags, [editor, colleague, None])
         done = min(first + BATCH, count)
         print(f"\rseeded {done}/{count} tips ({time.perf_counter() - started:.0f} s)", end="")
     print()
@@ -92,13 +82,12 @@ def vacuum() -> None:
         cursor.execute("VACUUM ANALYZE")
 
 
-def _seed_batch(size, rng, recipients, tags, assignees, encrypt_bytes, new_tip_key, purpose):
+def _seed_batch(size, rng, recipients, tags, assignees):
     from django.utils import timezone
 
-    from tipline.crypto import PublicKey, wrap_key
-    from tipline.models import Grant, Tip
+    from tipline.crypto import encrypt_bytes, new_tip_key
+    from tipline.models import Tip
 
-    public_keys = [PublicKey.from_bytes(bytes(r.public_key)) for r in recipients]
     statuses = list(Tip.Status.values)
     tips, keys = [], []
     for _ in range(size):
@@ -118,15 +107,7 @@ def _seed_batch(size, rng, recipients, tags, assignees, encrypt_bytes, new_tip_k
         tips.append(tip)
         keys.append(key)
     Tip.objects.bulk_create(tips)
-    Grant.objects.bulk_create(
-        Grant(
-            tip=tip,
-            recipient=recipient,
-            wrapped_key=wrap_key(key, public, purpose=purpose, object_id=str(tip.key_id)),
-        )
-        for tip, key in zip(tips, keys, strict=True)
-        for recipient, public in zip(recipients, public_keys, strict=True)
-    )
+    grants_bulk_create(tips, keys, recipients)
     through = Tip.tags.through
     through.objects.bulk_create(
         through(tip_id=tip.pk, tag_id=tag.pk) for tip in tips for tag in rng.sample(tags, 2)

@@ -195,7 +195,9 @@ def main() -> None:
     cached_rate = size / MIB / cached_copy_seconds
     print(f"plain copy, page cache   {cached_rate:8.1f} MiB/s  ({cached_copy_seconds:.2f} s)")
     print(f"upload / copy + fsync    {upload_rate / copy_rate:8.2f}   (goal >= 0.50)")
-    print(f"upload / cached copy     {upload_rate / cached_rate:8.2f}   (for reference: blobs are fsynced)")
+    print(
+        f"upload / cached copy     {upload_rate / cached_rate:8.2f}   (for reference: blobs are fsynced)"
+    )
     print(f"worker memory before     {before / 1024:8.1f} MiB")
     print(f"worker memory peak       {peak / 1024:8.1f} MiB")
     print(f"growth                   {(peak - before) / 1024:8.1f} MiB   (goal < 64)")

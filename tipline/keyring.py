@@ -76,9 +76,21 @@ def recipient_key_register(
 # --- Grants -------------------------------------------------------------------------
 
 
+def tip_key_wrap(*, tip: Tip, tip_key: bytes, public_key: PublicKey) -> bytes:
+    """``tip_key`` wrapped to ``public_key``, bound to this tip (a grant's ``wrapped_key``)."""
+    return wrap_key(tip_key, public_key, purpose=TIP_KEY_PURPOSE, object_id=str(tip.key_id))
+
+
+def tip_key_open(*, tip: Tip, wrapped_key: bytes, private_key: PrivateKey) -> bytes:
+    """The tip key out of a grant's ``wrapped_key`` (when the row is already at hand)."""
+    return unwrap_key(
+        bytes(wrapped_key), private_key, purpose=TIP_KEY_PURPOSE, object_id=str(tip.key_id)
+    )
+
+
 def grant_create(*, tip: Tip, recipient: RecipientKey, tip_key: bytes) -> Grant:
     public_key = PublicKey.from_bytes(bytes(recipient.public_key))
-    wrapped = wrap_key(tip_key, public_key, purpose=TIP_KEY_PURPOSE, object_id=str(tip.key_id))
+    wrapped = tip_key_wrap(tip=tip, tip_key=tip_key, public_key=public_key)
     return Grant.objects.create(tip=tip, recipient=recipient, wrapped_key=wrapped)
 
 
@@ -95,9 +107,7 @@ def tip_key_unwrap(*, tip: Tip, recipient: RecipientKey, private_key: PrivateKey
     grant = Grant.objects.filter(tip=tip, recipient=recipient).first()
     if grant is None:
         raise KeyringError("this key has no grant for the tip")
-    return unwrap_key(
-        bytes(grant.wrapped_key), private_key, purpose=TIP_KEY_PURPOSE, object_id=str(tip.key_id)
-    )
+    return tip_key_open(tip=tip, wrapped_key=grant.wrapped_key, private_key=private_key)
 
 
 # --- The recovery key ------------------------------------------------------------------

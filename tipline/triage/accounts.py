@@ -143,6 +143,12 @@ def _backup_code() -> str:
     return "".join(secrets.choice(alphabet) for _ in range(10))
 
 
+def staff_account_choices() -> list[tuple[str, str]]:
+    """(id, username) of every active staff account, for "assigned to" fields."""
+    users = get_user_model().objects.filter(is_staff=True, is_active=True).order_by("username")
+    return [(str(user.pk), user.get_username()) for user in users]
+
+
 def editor_key(user: AbstractBaseUser) -> RecipientKey | None:
     return RecipientKey.objects.filter(
         user=user, kind=RecipientKey.Kind.EDITOR, active=True

@@ -14,8 +14,8 @@ from datetime import date, datetime, time, timedelta
 from django.db.models import Count, F, QuerySet
 from django.utils import timezone
 
-from tipline.crypto import CryptoError, unwrap_key
-from tipline.keyring import TIP_KEY_PURPOSE
+from tipline.crypto import CryptoError
+from tipline.keyring import tip_key_open
 from tipline.models import Tip
 from tipline.reading import tip_content_open
 from tipline.triage.access import Editor
@@ -82,12 +82,7 @@ def status_counts(editor: Editor, filters: InboxFilters, user_id: int) -> dict[s
 def tip_preview(tip: Tip, editor: Editor) -> str:
     """The start of the note, on one line; empty if the note is empty or cannot be opened."""
     try:
-        tip_key = unwrap_key(
-            bytes(tip.wrapped_key),
-            editor.private_key,
-            purpose=TIP_KEY_PURPOSE,
-            object_id=str(tip.key_id),
-        )
+        tip_key = tip_key_open(tip=tip, wrapped_key=tip.wrapped_key, private_key=editor.private_key)
         note = tip_content_open(tip, tip_key=tip_key)["note"]
     except (CryptoError, ValueError, KeyError):
         return ""

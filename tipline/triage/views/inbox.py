@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
@@ -15,6 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from tipline.models import Tip
 from tipline.triage.access import staff_view
+from tipline.triage.accounts import staff_account_choices
 from tipline.triage.forms import BulkStatusForm, InboxFilterForm
 from tipline.triage.inbox import InboxFilters, inbox_tips, status_counts, tip_preview
 from tipline.triage.tips import tip_status_set
@@ -32,11 +32,6 @@ class CountedPaginator(Paginator):
     @property
     def count(self) -> int:
         return self._known_count
-
-
-def staff_choices() -> list[tuple[str, str]]:
-    users = get_user_model().objects.filter(is_staff=True, is_active=True).order_by("username")
-    return [(str(user.pk), user.get_username()) for user in users]
 
 
 def _filters(form: InboxFilterForm) -> InboxFilters:
@@ -62,7 +57,7 @@ def _query(request: HttpRequest, **changes: str) -> str:
 @staff_view
 @require_GET
 def inbox(request: HttpRequest) -> HttpResponse:
-    form = InboxFilterForm(request.GET or None, staff_choices=staff_choices())
+    form = InboxFilterForm(request.GET or None, staff_choices=staff_account_choices())
     filters = _filters(form)
     tips = inbox_tips(request.editor, filters, request.user.pk)
     counts = status_counts(request.editor, filters, request.user.pk)

@@ -21,6 +21,7 @@ from tipline.models import Grant, RecipientKey, RetentionPolicy, Tip
 from tipline.retention.policy import tip_deletion_date
 from tipline.retention.services import tip_legal_hold_set
 from tipline.triage.access import OpenTip, admin_view, staff_view, tip_open
+from tipline.triage.accounts import staff_account_choices
 from tipline.triage.forms import (
     EditorNoteForm,
     GrantForm,
@@ -38,7 +39,6 @@ from tipline.triage.tips import (
     tip_status_set,
     tip_tags_set,
 )
-from tipline.triage.views.inbox import staff_choices
 
 
 def _back(opened: OpenTip) -> HttpResponse:
@@ -50,7 +50,7 @@ def _forms(opened: OpenTip) -> dict:
     return {
         "status_form": TipStatusForm(initial={"status": tip.status}),
         "assignee_form": TipAssigneeForm(
-            initial={"assignee": str(tip.assignee_id or "")}, staff_choices=staff_choices()
+            initial={"assignee": str(tip.assignee_id or "")}, staff_choices=staff_account_choices()
         ),
         "tags_form": TipTagsForm(initial={"tags": ", ".join(t.name for t in tip.tags.all())}),
         "note_form": EditorNoteForm(),
@@ -139,7 +139,7 @@ def tip_assignee(request: HttpRequest, reference: str) -> HttpResponse:
         tip_assignee_set(tip=opened.tip, assignee=assignee, actor=request.user)
 
     def make_form(_: OpenTip) -> TipAssigneeForm:
-        return TipAssigneeForm(request.POST, staff_choices=staff_choices())
+        return TipAssigneeForm(request.POST, staff_choices=staff_account_choices())
 
     return _change(request, reference, make_form, apply, _("Assignment changed."))
 
