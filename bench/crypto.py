@@ -55,8 +55,8 @@ from typing import Any, BinaryIO
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tipline.crypto import DecryptingReader, EncryptingWriter, new_tip_key  # noqa: E402
-from tipline.crypto._rawbench import (  # noqa: E402
+from tipline.crypto import DecryptingReader, EncryptingWriter, new_tip_key
+from tipline.crypto._rawbench import (
     raw_decrypt_file_seconds,
     raw_decrypt_hot_seconds,
     raw_decrypt_seconds,

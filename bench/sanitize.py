@@ -23,10 +23,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import pikepdf  # noqa: E402
-from PIL import Image, ImageDraw, PngImagePlugin  # noqa: E402
+import pikepdf
+from PIL import Image, ImageDraw, PngImagePlugin
 
-from tipline.sanitize import sanitize  # noqa: E402
+from tipline.sanitize import sanitize
 
 
 class NullSink:

@@ -9,7 +9,7 @@ import tempfile
 
 os.environ.setdefault("TIPLINE_DATA_DIR", tempfile.mkdtemp(prefix="tipline-test-data-"))
 
-from config.settings import *  # noqa: E402,F403
+from config.settings import *  # noqa: F403
 
 # Tests run over plain HTTP through Django's test client.
 SESSION_COOKIE_SECURE = False

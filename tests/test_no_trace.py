@@ -97,7 +97,7 @@ def database_dump() -> dict[str, bytes]:
     with connection.cursor() as cursor:
         rows = []
         for table in connection.introspection.table_names(cursor):
-            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")  # noqa: S608
+            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")
             for row in cursor.fetchall():
                 rows.append(repr(row).encode())
                 rows.extend(bytes(v) for v in row if isinstance(v, bytes | memoryview))
@@ -117,9 +117,9 @@ def files_under(*roots: Path) -> dict[str, bytes]:
         if path.suffix == ".djcache":
             # Django's file cache: a pickled expiry, then the zlib-compressed pickled value.
             with path.open("rb") as handle:
-                pickle.load(handle)  # noqa: S301 - our own test cache
+                pickle.load(handle)
                 value = zlib.decompress(handle.read())
-            found[f"file {path}, decoded"] = value + repr(pickle.loads(value)).encode()  # noqa: S301
+            found[f"file {path}, decoded"] = value + repr(pickle.loads(value)).encode()
     return found
 
 

@@ -163,7 +163,7 @@ def test_the_memory_cache_holds_one_number_and_nothing_about_the_client(
     keys = list(memory_cache._cache)
     assert keys and all(re.fullmatch(r":1:tipline:tips-accepted:slot-[01]", key) for key in keys)
     assert len(keys) == 1, "last hour's count is gone"
-    values = [pickle.loads(raw) for raw in memory_cache._cache.values()]  # noqa: S301
+    values = [pickle.loads(raw) for raw in memory_cache._cache.values()]
     assert values == [1]
     raw = b"".join(key.encode() for key in keys) + b"".join(memory_cache._cache.values())
     for needle in (ADDRESS, FORWARDED, AGENT, "NoTraceUA"):
@@ -188,9 +188,9 @@ def test_the_file_cache_holds_one_number_and_nothing_about_the_client(
     assert oct(folder.stat().st_mode & 0o777) == "0o700"
     assert oct(files[0].stat().st_mode & 0o777) == "0o600"
     with files[0].open("rb") as handle:
-        pickle.load(handle)  # noqa: S301 - the expiry
+        pickle.load(handle)
         stored = zlib.decompress(handle.read())
-    assert pickle.loads(stored) == 3  # noqa: S301
+    assert pickle.loads(stored) == 3
     raw = files[0].read_bytes() + stored
     for needle in (ADDRESS, FORWARDED, AGENT, "NoTraceUA"):
         assert needle.encode() not in raw

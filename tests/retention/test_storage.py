@@ -36,7 +36,7 @@ class FakeBucket:
         bucket = self
 
         class Versions:
-            def filter(self, Prefix: str):  # noqa: N803 - boto3's spelling
+            def filter(self, Prefix: str):
                 if bucket.listing_error:
                     raise ClientError(
                         {"Error": {"Code": bucket.listing_error}}, "ListObjectVersions"
@@ -49,7 +49,7 @@ class FakeBucket:
 
         return Versions()
 
-    def delete_objects(self, Delete: dict) -> dict:  # noqa: N803
+    def delete_objects(self, Delete: dict) -> dict:
         assert Delete["Quiet"] is True
         self.requests.append(Delete["Objects"])
         errors = []
@@ -167,7 +167,7 @@ def test_the_listing_names_each_blob_once_with_its_newest_write(s3) -> None:
     storage = s3([])
 
     class Paginator:
-        def paginate(self, Bucket: str, Prefix: str):  # noqa: N803
+        def paginate(self, Bucket: str, Prefix: str):
             assert Bucket == "tips"
             return pages.get(Prefix, [])
 

@@ -49,7 +49,7 @@ class Source(io.RawIOBase):
     def seekable(self) -> bool:
         return True
 
-    def readinto(self, b) -> int:  # noqa: ANN001
+    def readinto(self, b) -> int:
         data = self._buf.read(len(b))
         b[: len(data)] = data
         return len(data)
@@ -73,7 +73,7 @@ class Sink:
     def __init__(self) -> None:
         self._parts: list[bytes] = []
 
-    def write(self, data) -> int:  # noqa: ANN001
+    def write(self, data) -> int:
         self._parts.append(bytes(data))
         return len(data)
 
@@ -81,7 +81,7 @@ class Sink:
         return b"".join(self._parts)
 
 
-def clean(data: bytes, **kwargs) -> tuple[Report, bytes]:  # noqa: ANN003
+def clean(data: bytes, **kwargs) -> tuple[Report, bytes]:
     sink = Sink()
     report = sanitize(Source(data), sink, **kwargs)
     assert json.loads(json.dumps(report.to_dict())) == report.to_dict()

@@ -99,8 +99,8 @@ def test_describe_reads_like_sentences() -> None:
     assert damaged[1] == "The image is larger than the size limit."
 
 
-def test_sink_gets_the_original_when_cleaning_fails_midway(monkeypatch) -> None:  # noqa: ANN001
-    def half_then_fail(src, dst, ctx):  # noqa: ANN001, ANN202
+def test_sink_gets_the_original_when_cleaning_fails_midway(monkeypatch) -> None:
+    def half_then_fail(src, dst, ctx):
         dst.write(b"\x89PNG partial output")
         raise Damaged("bad_structure", "failed after writing")
 
@@ -110,8 +110,8 @@ def test_sink_gets_the_original_when_cleaning_fails_midway(monkeypatch) -> None:
     assert report.status == "damaged" and output == data
 
 
-def test_programming_errors_propagate(monkeypatch) -> None:  # noqa: ANN001
-    def buggy(src, dst, ctx):  # noqa: ANN001, ANN202
+def test_programming_errors_propagate(monkeypatch) -> None:
+    def buggy(src, dst, ctx):
         raise TypeError("a bug, not a bad file")
 
     monkeypatch.setattr(tipline.sanitize.png, "sanitize_png", buggy)

@@ -49,7 +49,7 @@ DOCUMENTS: dict[str, Maker] = {
 ALL = {**IMAGES, **MEDIA, **DOCUMENTS}
 
 
-def _judge(tmp_path: Path, report, output: bytes) -> dict:  # noqa: ANN001
+def _judge(tmp_path: Path, report, output: bytes) -> dict:
     path = tmp_path / f"cleaned{report.extension}"
     path.write_bytes(output)
     return exiftool([path])[str(path)]

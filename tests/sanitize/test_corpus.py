@@ -56,7 +56,7 @@ EXPECTED_NOT_CLEANED = {
 CLEANED = [n for n in NAMES if n not in EXPECTED_NOT_CLEANED]
 
 
-def _item(cleaned_corpus, name: str):  # noqa: ANN001, ANN202
+def _item(cleaned_corpus, name: str):
     return cleaned_corpus[str(CORPUS / name)]
 
 
@@ -169,7 +169,7 @@ def _docx_text(data: bytes) -> list[str]:
         root = ElementTree.fromstring(zf.read("word/document.xml"))
     out: list[str] = []
 
-    def walk(node) -> None:  # noqa: ANN001
+    def walk(node) -> None:
         if node.tag in (W + "del", W + "moveFrom"):
             return
         if node.tag == W + "tr" and node.find(f"{W}trPr/{W}del") is not None:
@@ -188,7 +188,7 @@ def _odf_text(data: bytes) -> list[str]:
         root = ElementTree.fromstring(zf.read("content.xml"))
     out: list[str] = []
 
-    def walk(node) -> None:  # noqa: ANN001
+    def walk(node) -> None:
         if node.tag in (ODF_TEXT + "tracked-changes", ODF_OFFICE + "annotation"):
             if node.tail and node.tail.strip():
                 out.append(node.tail)

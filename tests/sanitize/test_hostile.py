@@ -28,7 +28,7 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
-def _assert_stored(data: bytes, status: str, reason: str, **kwargs) -> None:  # noqa: ANN003
+def _assert_stored(data: bytes, status: str, reason: str, **kwargs) -> None:
     start = time.monotonic()
     report, output = clean(data, **kwargs)
     assert (report.status, report.reason) == (status, reason), report

@@ -40,7 +40,7 @@ def _audit(event: str, args: tuple) -> None:
 sys.addaudithook(_audit)  # cannot be removed: it only records while "on"
 
 
-def _boom(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+def _boom(*args, **kwargs):
     raise AssertionError("a sanitizer asked for a temporary file")
 
 

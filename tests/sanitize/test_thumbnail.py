@@ -34,7 +34,7 @@ JFIF_INFO = {"jfif", "jfif_version", "jfif_unit", "jfif_density"}
 ORIENTATION = CORPUS / "exif-samples/jpg/orientation"
 
 
-def thumb(data: bytes, **kwargs) -> bytes | None:  # noqa: ANN003
+def thumb(data: bytes, **kwargs) -> bytes | None:
     """Through a reader like the production one: seekable, no name, no fileno."""
     return thumbnail_jpeg(Source(data), **kwargs)
 
@@ -174,7 +174,7 @@ def test_a_large_jpeg_is_decoded_at_reduced_scale(monkeypatch: pytest.MonkeyPatc
     decoded_sizes = []
     real_load = JpegImagePlugin.JpegImageFile.load
 
-    def spy(self):  # noqa: ANN001, ANN202
+    def spy(self):
         result = real_load(self)
         decoded_sizes.append(self.size)
         return result
@@ -468,7 +468,7 @@ def test_something_that_is_not_a_raster_picture_gives_none(name: str) -> None:
 
 
 def test_postscript_never_reaches_ghostscript(monkeypatch: pytest.MonkeyPatch) -> None:
-    def boom(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def boom(*args, **kwargs):
         raise AssertionError("a subprocess was started")
 
     monkeypatch.setattr(subprocess, "Popen", boom)
@@ -480,7 +480,7 @@ def test_postscript_never_reaches_ghostscript(monkeypatch: pytest.MonkeyPatch) -
 def test_no_temporary_file_is_used(
     canary_pictures: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def boom(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def boom(*args, **kwargs):
         raise AssertionError("a temporary file was asked for")
 
     for name in (

@@ -85,7 +85,7 @@ def test_exif_reader_never_raises(junk: bytes) -> None:
 
 
 def test_heif_falls_back_to_a_reencode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def refuse(*args, **kwargs):
         raise NotLossless("forced")
 
     monkeypatch.setattr(tipline.sanitize.images, "rebuild", refuse)

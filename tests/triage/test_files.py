@@ -68,7 +68,7 @@ def consume(response) -> tuple[list[bytes], BaseException | None]:
     try:
         for piece in response.streaming_content:
             pieces.append(piece)
-    except Exception as exc:  # noqa: BLE001 - the test inspects it
+    except Exception as exc:
         return pieces, exc
     return pieces, None
 

@@ -48,7 +48,7 @@ class EncryptedScratchFile(io.RawIOBase):
     def __init__(self, chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
         self._cs = check_chunk_size(chunk_size)
         super().__init__()
-        self._file = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
+        self._file = tempfile.TemporaryFile()
         self._aead = AESGCM(random_bytes(KEY_SIZE))  # the key is never stored
         self._counter = 0
         self._nonces = array("Q")  # per slot: counter last used, 0 = never written

@@ -35,7 +35,14 @@ from .sniff import FileKind, sniff
 from .thumbnail import thumbnail_jpeg
 
 __all__ = [
-    "FileKind", "Limits", "Removed", "Report", "SanitizeStatus", "describe", "sanitize", "sniff",
+    "FileKind",
+    "Limits",
+    "Removed",
+    "Report",
+    "SanitizeStatus",
+    "describe",
+    "sanitize",
+    "sniff",
     "thumbnail_jpeg",
 ]
 
@@ -47,9 +54,20 @@ Handler = Callable[[BinaryIO, BinaryIO, Context], Report]
 # is a programming error and propagates. Library-specific errors (pikepdf, PyAV,
 # Pillow's DecompressionBombError) are turned into SanitizeError by each module.
 INPUT_ERRORS = (
-    SanitizeError, OSError, ValueError, EOFError, SyntaxError, struct.error, zlib.error,
-    zipfile.BadZipFile, zipfile.LargeZipFile, IndexError, KeyError, OverflowError,
-    MemoryError, RecursionError,
+    SanitizeError,
+    OSError,
+    ValueError,
+    EOFError,
+    SyntaxError,
+    struct.error,
+    zlib.error,
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    IndexError,
+    KeyError,
+    OverflowError,
+    MemoryError,
+    RecursionError,
 )
 
 
@@ -57,37 +75,57 @@ def handler_for(mime: str) -> Handler | None:
     """The sanitizer for a sniffed type (imported lazily: PyAV and pikepdf are big)."""
     if mime == "image/jpeg":
         from .jpeg import sanitize_jpeg
+
         return sanitize_jpeg
     if mime == "image/png":
         from .png import sanitize_png
+
         return sanitize_png
     if mime == "image/gif":
         from .gif import sanitize_gif
+
         return sanitize_gif
     if mime == "image/webp":
         from .webp import sanitize_webp
+
         return sanitize_webp
-    if mime in ("image/tiff", "image/bmp", "image/x-portable-anymap", "image/heic",
-                "image/heif", "image/avif"):
+    if mime in (
+        "image/tiff",
+        "image/bmp",
+        "image/x-portable-anymap",
+        "image/heic",
+        "image/heif",
+        "image/avif",
+    ):
         from .images import sanitize_pillow
+
         return sanitize_pillow
     if mime == "application/pdf":
         from .pdf import sanitize_pdf
+
         return sanitize_pdf
     if mime.startswith("application/vnd.openxmlformats-officedocument."):
         from .ooxml import sanitize_ooxml
+
         return sanitize_ooxml
     if mime.startswith("application/vnd.oasis.opendocument."):
         from .odf import sanitize_odf
+
         return sanitize_odf
     from .media import MUXERS, sanitize_media
+
     if mime in MUXERS:
         return sanitize_media
     return None
 
 
-def sanitize(source: BinaryIO, sink: BinaryIO, *, scratch_factory: ScratchFactory = io.BytesIO,
-             limits: Limits | None = None) -> Report:
+def sanitize(
+    source: BinaryIO,
+    sink: BinaryIO,
+    *,
+    scratch_factory: ScratchFactory = io.BytesIO,
+    limits: Limits | None = None,
+) -> Report:
     """Write ``source`` without metadata to ``sink``; never raises for bad input."""
     kind = sniff(source)
     # The module-level object is read at call time, so start-up code may replace it.
@@ -141,5 +179,10 @@ def _store_original(source: BinaryIO, sink: BinaryIO) -> None:
 
 def _log(report: Report, exc: BaseException | None = None) -> None:
     # Type, status and reason codes only: never names, content or metadata values.
-    logger.info("sanitize: %s %s %s%s", report.mime, report.status, report.reason or "-",
-                f" ({type(exc).__name__})" if exc is not None else "")
+    logger.info(
+        "sanitize: %s %s %s%s",
+        report.mime,
+        report.status,
+        report.reason or "-",
+        f" ({type(exc).__name__})" if exc is not None else "",
+    )

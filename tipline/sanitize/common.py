@@ -28,8 +28,12 @@ class Context:
             self.deadline = Deadline(self.limits.max_seconds)
 
     def new_report(self, status: SanitizeStatus = SanitizeStatus.CLEANED) -> Report:
-        return Report(status=status, mime=self.kind.mime, family=self.kind.family,
-                      extension=self.kind.extension)
+        return Report(
+            status=status,
+            mime=self.kind.mime,
+            family=self.kind.family,
+            extension=self.kind.extension,
+        )
 
     def nested(self, kind: FileKind) -> Context:
         return Context(kind, self.limits, self.scratch_factory, self.deadline, self.depth + 1)
@@ -66,7 +70,7 @@ class Reader:
         have = len(self.buf) - self.pos
         if have >= need:
             return True
-        parts = [self.buf[self.pos:]]
+        parts = [self.buf[self.pos :]]
         while have < need and not self.eof:
             data = self.src.read(max(self.chunk, need - have))
             if not data:
@@ -82,13 +86,13 @@ class Reader:
     def read(self, n: int) -> bytes:
         if not self.fill(n):
             raise Damaged("truncated", "unexpected end of file")
-        out = self.buf[self.pos:self.pos + n]
+        out = self.buf[self.pos : self.pos + n]
         self.pos += n
         return out
 
     def peek(self, n: int) -> bytes:
         self.fill(n)
-        return self.buf[self.pos:self.pos + n]
+        return self.buf[self.pos : self.pos + n]
 
     def at_eof(self) -> bool:
         return not self.fill(1)
@@ -102,7 +106,7 @@ class Reader:
             if not self.fill(1):
                 raise Damaged("truncated", "unexpected end of file")
             take = min(n, len(self.buf) - self.pos)
-            dst.write(self.buf[self.pos:self.pos + take])
+            dst.write(self.buf[self.pos : self.pos + take])
             self.pos += take
             n -= take
 

@@ -32,9 +32,26 @@ from .report import Report
 
 CODED = {b"hvc1", b"av01"}
 DERIVED = {b"grid", b"iovl", b"iden"}
-PROPERTIES = {b"hvcC", b"av1C", b"ispe", b"pixi", b"colr", b"irot", b"imir", b"clap",
-              b"pasp", b"auxC", b"rloc", b"lsel", b"a1op", b"a1lx", b"clli", b"mdcv",
-              b"cclv", b"amve"}
+PROPERTIES = {
+    b"hvcC",
+    b"av1C",
+    b"ispe",
+    b"pixi",
+    b"colr",
+    b"irot",
+    b"imir",
+    b"clap",
+    b"pasp",
+    b"auxC",
+    b"rloc",
+    b"lsel",
+    b"a1op",
+    b"a1lx",
+    b"clli",
+    b"mdcv",
+    b"cclv",
+    b"amve",
+}
 ALPHA = (b"urn:mpeg:hevc:2015:auxid:1", b"urn:mpeg:mpegB:cicp:systems:auxiliary:alpha")
 MAX_META = 16 * 1024 * 1024
 
@@ -92,8 +109,16 @@ def rebuild(src: BinaryIO, dst: BinaryIO, ctx: Context, report: Report) -> None:
         report.add("other")
     new_props, new_assoc = _properties(keep, props, assoc, ctx, report)
     layout = _layout(keep, locations, boxes.get(b"idat", b""), stream_size(src))
-    parts = dict(boxes=boxes, primary=primary, keep=keep, infos=infos, refs=refs,
-                 props=new_props, assoc=new_assoc, layout=layout)
+    parts = dict(
+        boxes=boxes,
+        primary=primary,
+        keep=keep,
+        infos=infos,
+        refs=refs,
+        props=new_props,
+        assoc=new_assoc,
+        layout=layout,
+    )
     mdat_start = len(ftyp) + len(_meta(mdat_start=0, **parts)) + 8
     if mdat_start + layout.mdat_length > 0xFFFFFFFF:
         raise NotLossless("over 4 GiB")
@@ -111,9 +136,13 @@ def rebuild(src: BinaryIO, dst: BinaryIO, ctx: Context, report: Report) -> None:
         ctx.deadline.check()
 
 
-def _properties(keep: set[int], props: list[tuple[bytes, bytes]],
-                assoc: dict[int, list[tuple[bool, int]]], ctx: Context,
-                report: Report) -> tuple[list[bytes], dict[int, list[tuple[bool, int]]]]:
+def _properties(
+    keep: set[int],
+    props: list[tuple[bytes, bytes]],
+    assoc: dict[int, list[tuple[bool, int]]],
+    ctx: Context,
+    report: Report,
+) -> tuple[list[bytes], dict[int, list[tuple[bool, int]]]]:
     """The properties the kept items use, cleaned and renumbered."""
     new_props: list[bytes] = []
     renumber: dict[int, int] = {}
@@ -142,8 +171,12 @@ class _Layout:
     idat: bytes
 
 
-def _layout(keep: set[int], locations: dict[int, tuple[int, int, list[tuple[int, int]]]],
-            idat: bytes, total: int) -> _Layout:
+def _layout(
+    keep: set[int],
+    locations: dict[int, tuple[int, int, list[tuple[int, int]]]],
+    idat: bytes,
+    total: int,
+) -> _Layout:
     """Where each kept item's data goes in the fresh mdat (file data) and idat."""
     layout = _Layout([], [], 0, b"")
     new_idat = bytearray()
@@ -162,7 +195,7 @@ def _layout(keep: set[int], locations: dict[int, tuple[int, int, list[tuple[int,
             elif method == 1:
                 length = length or len(idat) - start
                 placed.append((len(new_idat), length))
-                new_idat += idat[start:start + length]
+                new_idat += idat[start : start + length]
             else:
                 raise NotLossless("item-relative data")
         layout.plan.append((item, method, placed))
@@ -170,12 +203,22 @@ def _layout(keep: set[int], locations: dict[int, tuple[int, int, list[tuple[int,
     return layout
 
 
-def _meta(*, boxes: dict[bytes, bytes], primary: int, keep: set[int],
-          infos: dict[int, tuple[int, bytes, bytes]], refs: list[tuple[bytes, int, list[int]]],
-          props: list[bytes], assoc: dict[int, list[tuple[bool, int]]], layout: _Layout,
-          mdat_start: int) -> bytes:
-    parts = [bmff.box(b"hdlr", boxes[b"hdlr"]),
-             bmff.full(b"pitm", 1, 0, struct.pack(">I", primary))]
+def _meta(
+    *,
+    boxes: dict[bytes, bytes],
+    primary: int,
+    keep: set[int],
+    infos: dict[int, tuple[int, bytes, bytes]],
+    refs: list[tuple[bytes, int, list[int]]],
+    props: list[bytes],
+    assoc: dict[int, list[tuple[bool, int]]],
+    layout: _Layout,
+    mdat_start: int,
+) -> bytes:
+    parts = [
+        bmff.box(b"hdlr", boxes[b"hdlr"]),
+        bmff.full(b"pitm", 1, 0, struct.pack(">I", primary)),
+    ]
     if b"dinf" in boxes:  # a fresh self-contained data reference (no URL text)
         url = bmff.full(b"url ", 0, 1, b"")
         parts.append(bmff.box(b"dinf", bmff.full(b"dref", 0, 0, struct.pack(">I", 1) + url)))
@@ -185,24 +228,40 @@ def _meta(*, boxes: dict[bytes, bytes], primary: int, keep: set[int],
     ipma = b"".join(
         struct.pack(">IB", item, len(entries))
         + b"".join(struct.pack(">H", (0x8000 if ess else 0) | idx) for ess, idx in entries)
-        for item, entries in sorted(assoc.items()))
-    parts.append(bmff.box(b"iprp", bmff.box(b"ipco", b"".join(props))
-                          + bmff.full(b"ipma", 1, 1, struct.pack(">I", len(assoc)) + ipma)))
+        for item, entries in sorted(assoc.items())
+    )
+    parts.append(
+        bmff.box(
+            b"iprp",
+            bmff.box(b"ipco", b"".join(props))
+            + bmff.full(b"ipma", 1, 1, struct.pack(">I", len(assoc)) + ipma),
+        )
+    )
     if layout.idat:
         parts.append(bmff.box(b"idat", layout.idat))
     return bmff.full(b"meta", 0, 0, b"".join(parts))
 
 
-def _select(primary: int, infos: dict[int, tuple[int, bytes, bytes]],
-            refs: list[tuple[bytes, int, list[int]]], props: list[tuple[bytes, bytes]],
-            assoc: dict[int, list[tuple[bool, int]]], report: Report) -> set[int]:
+def _select(
+    primary: int,
+    infos: dict[int, tuple[int, bytes, bytes]],
+    refs: list[tuple[bytes, int, list[int]]],
+    props: list[tuple[bytes, bytes]],
+    assoc: dict[int, list[tuple[bool, int]]],
+    report: Report,
+) -> set[int]:
     if primary not in infos:
         raise Damaged("bad_structure", "HEIF primary item missing")
     keep = {primary}
     for kind, source, targets in refs:  # the alpha plane of the primary image
         if kind == b"auxl" and primary in targets:
-            aux = [body for ess, idx in assoc.get(source, []) if 0 < idx <= len(props)
-                   for ptype, body in [props[idx - 1]] if ptype == b"auxC"]
+            aux = [
+                body
+                for ess, idx in assoc.get(source, [])
+                if 0 < idx <= len(props)
+                for ptype, body in [props[idx - 1]]
+                if ptype == b"auxC"
+            ]
             if aux and aux[0][4:].split(b"\x00")[0] in ALPHA:
                 keep.add(source)
     changed = True
@@ -219,11 +278,15 @@ def _select(primary: int, infos: dict[int, tuple[int, bytes, bytes]],
     return keep
 
 
-def _report_dropped(src: BinaryIO, boxes: dict[bytes, bytes],
-                    infos: dict[int, tuple[int, bytes, bytes]],
-                    locations: dict[int, tuple[int, int, list[tuple[int, int]]]],
-                    refs: list[tuple[bytes, int, list[int]]], keep: set[int],
-                    report: Report) -> None:
+def _report_dropped(
+    src: BinaryIO,
+    boxes: dict[bytes, bytes],
+    infos: dict[int, tuple[int, bytes, bytes]],
+    locations: dict[int, tuple[int, int, list[tuple[int, int]]]],
+    refs: list[tuple[bytes, int, list[int]]],
+    keep: set[int],
+    report: Report,
+) -> None:
     thumbs = {source for kind, source, _ in refs if kind == b"thmb"}
     auxiliary = {source for kind, source, _ in refs if kind == b"auxl"}
     for item, (flags, item_type, content_type) in infos.items():
@@ -232,7 +295,7 @@ def _report_dropped(src: BinaryIO, boxes: dict[bytes, bytes],
         if item_type == b"Exif":
             data = _item_data(src, boxes.get(b"idat", b""), locations.get(item))
             offset = struct.unpack(">I", data[:4])[0] if len(data) >= 4 else 0
-            report_exif(read_exif(data[4 + offset:]), report)
+            report_exif(read_exif(data[4 + offset :]), report)
         elif item_type == b"mime":
             report.add("xmp" if b"rdf" in content_type or b"xmp" in content_type else "other")
         elif item in thumbs:
@@ -249,8 +312,9 @@ def _report_dropped(src: BinaryIO, boxes: dict[bytes, bytes],
         report.add("other")
 
 
-def _item_data(src: BinaryIO, idat: bytes,
-               location: tuple[int, int, list[tuple[int, int]]] | None) -> bytes:
+def _item_data(
+    src: BinaryIO, idat: bytes, location: tuple[int, int, list[tuple[int, int]]] | None
+) -> bytes:
     if location is None:
         return b""
     method, base, extents = location
@@ -261,12 +325,13 @@ def _item_data(src: BinaryIO, idat: bytes,
             src.seek(base + offset)
             out += src.read(length)
         elif method == 1:
-            out += idat[base + offset:base + offset + length]
+            out += idat[base + offset : base + offset + length]
     return out
 
 
-def _clean_property(kind: bytes, body: bytes, ctx: Context, report: Report,
-                    essential: bool) -> bytes | None:
+def _clean_property(
+    kind: bytes, body: bytes, ctx: Context, report: Report, essential: bool
+) -> bytes | None:
     if kind not in PROPERTIES:
         if essential:
             raise NotLossless("unknown essential property")
@@ -290,10 +355,10 @@ def _hvcc_without_sei(body: bytes, report: Report) -> bytes:
     arrays = body[22]
     kept = 0
     for _ in range(arrays):
-        nal_type, count = body[pos] & 0x3F, struct.unpack(">H", body[pos + 1:pos + 3])[0]
+        nal_type, count = body[pos] & 0x3F, struct.unpack(">H", body[pos + 1 : pos + 3])[0]
         end = pos + 3
         for _ in range(count):
-            end += 2 + struct.unpack(">H", body[end:end + 2])[0]
+            end += 2 + struct.unpack(">H", body[end : end + 2])[0]
         if end > len(body):
             raise Damaged("bad_structure", "HEVC configuration truncated")
         if nal_type in (39, 40):  # SEI messages: not needed to decode
@@ -317,17 +382,25 @@ def _iloc_box(plan: list[tuple[int, int, list[tuple[int, int]]]], mdat_start: in
 
 def _iinf_box(keep: set[int], infos: dict[int, tuple[int, bytes, bytes]]) -> bytes:
     entries = b"".join(
-        bmff.full(b"infe", 3, infos[item][0] & 1, struct.pack(">IH4s", item, 0, infos[item][1])
-              + b"\x00")
-        for item in sorted(keep))
+        bmff.full(
+            b"infe", 3, infos[item][0] & 1, struct.pack(">IH4s", item, 0, infos[item][1]) + b"\x00"
+        )
+        for item in sorted(keep)
+    )
     return bmff.full(b"iinf", 1, 0, struct.pack(">I", len(keep)) + entries)
 
 
 def _iref_box(refs: list[tuple[bytes, int, list[int]]], keep: set[int]) -> bytes:
     body = b"".join(
-        bmff.box(kind, struct.pack(">IH", source, len(targets))
-             + b"".join(struct.pack(">I", t) for t in targets))
+        bmff.box(
+            kind,
+            struct.pack(">IH", source, len(targets))
+            + b"".join(struct.pack(">I", t) for t in targets),
+        )
         for kind, source, targets in refs
-        if source in keep and targets and set(targets) <= keep and kind in (b"dimg", b"auxl",
-                                                                             b"base", b"prem"))
+        if source in keep
+        and targets
+        and set(targets) <= keep
+        and kind in (b"dimg", b"auxl", b"base", b"prem")
+    )
     return bmff.full(b"iref", 1, 0, body) if body else b""

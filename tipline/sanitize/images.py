@@ -33,25 +33,84 @@ from .report import Report, SanitizeStatus
 pillow_heif.register_heif_opener(thumbnails=True, depth_images=True, aux_images=True)
 
 FORMATS = {
-    "image/tiff": ["TIFF"], "image/bmp": ["BMP", "DIB"], "image/x-portable-anymap": ["PPM"],
-    "image/heic": ["HEIF"], "image/heif": ["HEIF"], "image/avif": ["AVIF"],
+    "image/tiff": ["TIFF"],
+    "image/bmp": ["BMP", "DIB"],
+    "image/x-portable-anymap": ["PPM"],
+    "image/heic": ["HEIF"],
+    "image/heif": ["HEIF"],
+    "image/avif": ["AVIF"],
 }
 LOSSLESS_TIFF = {"raw", "tiff_lzw", "tiff_adobe_deflate", "tiff_deflate", "packbits"}
 TRANSPOSE = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
 # TIFF tags that only describe the pixel layout; anything else is reported.
 TIFF_LAYOUT = {
-    254, 255, 256, 257, 258, 259, 262, 263, 266, 273, 274, 277, 278, 279, 280, 281, 282,
-    283, 284, 290, 291, 292, 293, 296, 301, 317, 318, 319, 320, 322, 323, 324, 325, 332,
-    338, 339, 340, 341, 347, 529, 530, 531, 532,
+    254,
+    255,
+    256,
+    257,
+    258,
+    259,
+    262,
+    263,
+    266,
+    273,
+    274,
+    277,
+    278,
+    279,
+    280,
+    281,
+    282,
+    283,
+    284,
+    290,
+    291,
+    292,
+    293,
+    296,
+    301,
+    317,
+    318,
+    319,
+    320,
+    322,
+    323,
+    324,
+    325,
+    332,
+    338,
+    339,
+    340,
+    341,
+    347,
+    529,
+    530,
+    531,
+    532,
 }
-TIFF_CODES = {**TAG_CODES, 270: "description", 305: "software", 306: "creation_time",
-              315: "author", 33432: "author", 700: "xmp", 33723: "iptc", 34377: "iptc",
-              34665: "exif", 34853: "gps", 37724: "iptc", 34675: "icc"}
+TIFF_CODES = {
+    **TAG_CODES,
+    270: "description",
+    305: "software",
+    306: "creation_time",
+    315: "author",
+    33432: "author",
+    700: "xmp",
+    33723: "iptc",
+    34377: "iptc",
+    34665: "exif",
+    34853: "gps",
+    37724: "iptc",
+    34675: "icc",
+}
 HEIF_QUALITY = 92
 AVIF_QUALITY = 90
 
@@ -104,8 +163,9 @@ def _sanitize(src: BinaryIO, dst: BinaryIO, ctx: Context) -> Report:
     return report
 
 
-def _lossless_heif(src: BinaryIO, dst: BinaryIO, ctx: Context,
-                   size: tuple[int, int]) -> Report | None:
+def _lossless_heif(
+    src: BinaryIO, dst: BinaryIO, ctx: Context, size: tuple[int, int]
+) -> Report | None:
     """Rebuild the HEIF/AVIF container (see heif.py); None if we must re-encode."""
     report = ctx.new_report()
     attempt = ctx.scratch_factory()
@@ -117,8 +177,18 @@ def _lossless_heif(src: BinaryIO, dst: BinaryIO, ctx: Context,
             check.load()  # the result must decode, to the same size
             if check.size != size:
                 return None
-        except (NotLossless, Damaged, OSError, ValueError, SyntaxError, RuntimeError,
-                struct.error, IndexError, KeyError, EOFError):
+        except (
+            NotLossless,
+            Damaged,
+            OSError,
+            ValueError,
+            SyntaxError,
+            RuntimeError,
+            struct.error,
+            IndexError,
+            KeyError,
+            EOFError,
+        ):
             return None
         attempt.seek(0)
         copy_stream(attempt, dst)
@@ -162,8 +232,9 @@ def _upright(im: Image.Image, orientation: int, report: Report) -> Image.Image:
     return im
 
 
-def _reencode(im: Image.Image, dst: BinaryIO, ctx: Context, report: Report,
-              icc: bytes | None) -> None:
+def _reencode(
+    im: Image.Image, dst: BinaryIO, ctx: Context, report: Report, icc: bytes | None
+) -> None:
     info = im.info
     if info.get("exif"):
         report_exif(read_exif(info["exif"]), report)
@@ -172,7 +243,8 @@ def _reencode(im: Image.Image, dst: BinaryIO, ctx: Context, report: Report,
     thumbnails = len(info.get("thumbnails") or [])
     report.add("thumbnail", thumbnails)
     extra = len(info.get("depth_images") or []) + sum(
-        len(v) for v in (info.get("aux") or {}).values())
+        len(v) for v in (info.get("aux") or {}).values()
+    )
     extra += max(getattr(im, "n_frames", 1) - 1, 0)
     report.add("secondary_images", extra)
     is_heif = ctx.kind.mime in ("image/heic", "image/heif")

@@ -10,22 +10,22 @@ from collections.abc import Iterator
 from .limits import Damaged
 
 
-class NotLossless(Exception):  # noqa: N818 - a signal to fall back, not an error
+class NotLossless(Exception):
     """The container has something we do not rebuild; re-encode instead."""
 
 
 def boxes(data: bytes, start: int = 0, end: int | None = None) -> Iterator[tuple[bytes, bytes]]:
     pos, end = start, len(data) if end is None else end
     while pos + 8 <= end:
-        size, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        size, kind = struct.unpack(">I4s", data[pos : pos + 8])
         header = 8
         if size == 1:
-            size, header = struct.unpack(">Q", data[pos + 8:pos + 16])[0], 16
+            size, header = struct.unpack(">Q", data[pos + 8 : pos + 16])[0], 16
         elif size == 0:
             size = end - pos
         if size < header or pos + size > end:
             raise Damaged("bad_structure", "HEIF box runs past its parent")
-        yield kind, data[pos + header:pos + size]
+        yield kind, data[pos + header : pos + size]
         pos += size
 
 
@@ -79,7 +79,7 @@ def iloc(payload: bytes) -> dict[int, tuple[int, int, list[tuple[int, int]]]]:
         nonlocal pos
         if n not in (0, 4, 8):
             raise Damaged("bad_structure", "HEIF item location field size")
-        value = int.from_bytes(payload[pos:pos + n], "big") if n else 0
+        value = int.from_bytes(payload[pos : pos + n], "big") if n else 0
         if pos + n > len(payload):
             raise Damaged("bad_structure", "HEIF item locations truncated")
         pos += n
@@ -97,14 +97,14 @@ def iloc(payload: bytes) -> dict[int, tuple[int, int, list[tuple[int, int]]]]:
             pos += 2
         method = 0
         if version in (1, 2):
-            method = int.from_bytes(payload[pos:pos + 2], "big") & 15
+            method = int.from_bytes(payload[pos : pos + 2], "big") & 15
             pos += 2
-        reference = int.from_bytes(payload[pos:pos + 2], "big")
+        reference = int.from_bytes(payload[pos : pos + 2], "big")
         pos += 2
         if reference != 0:
             raise NotLossless("data in another file")
         base = take(base_size)
-        extent_count = int.from_bytes(payload[pos:pos + 2], "big")
+        extent_count = int.from_bytes(payload[pos : pos + 2], "big")
         pos += 2
         extents = []
         for _ in range(extent_count):
@@ -117,7 +117,7 @@ def iloc(payload: bytes) -> dict[int, tuple[int, int, list[tuple[int, int]]]]:
 def u16(data: bytes, pos: int) -> int:
     if pos + 2 > len(data):
         raise Damaged("bad_structure", "HEIF box truncated")
-    return int.from_bytes(data[pos:pos + 2], "big")
+    return int.from_bytes(data[pos : pos + 2], "big")
 
 
 def iref(payload: bytes) -> list[tuple[bytes, int, list[int]]]:
@@ -128,9 +128,11 @@ def iref(payload: bytes) -> list[tuple[bytes, int, list[int]]]:
     refs = []
     for kind, body in boxes(payload, 4):
         source = struct.unpack(fmt, body[:step])[0]
-        count = struct.unpack(">H", body[step:step + 2])[0]
-        targets = [struct.unpack(fmt, body[step + 2 + i * step:step + 2 + (i + 1) * step])[0]
-                   for i in range(count)]
+        count = struct.unpack(">H", body[step : step + 2])[0]
+        targets = [
+            struct.unpack(fmt, body[step + 2 + i * step : step + 2 + (i + 1) * step])[0]
+            for i in range(count)
+        ]
         refs.append((kind, source, targets))
     return refs
 
@@ -148,13 +150,13 @@ def iprp(payload: bytes) -> tuple[list[tuple[bytes, bytes]], dict[int, list[tupl
         pos = 8
         for _ in range(count):
             if version < 1:
-                item, pos = struct.unpack(">H", body[pos:pos + 2])[0], pos + 2
+                item, pos = struct.unpack(">H", body[pos : pos + 2])[0], pos + 2
             else:
-                item, pos = struct.unpack(">I", body[pos:pos + 4])[0], pos + 4
+                item, pos = struct.unpack(">I", body[pos : pos + 4])[0], pos + 4
             n, pos = body[pos], pos + 1
             for _ in range(n):
                 if flags & 1:
-                    value, pos = struct.unpack(">H", body[pos:pos + 2])[0], pos + 2
+                    value, pos = struct.unpack(">H", body[pos : pos + 2])[0], pos + 2
                     assoc.setdefault(item, []).append((bool(value & 0x8000), value & 0x7FFF))
                 else:
                     value, pos = body[pos], pos + 1

@@ -48,8 +48,15 @@ def sanitize_jpeg(src: BinaryIO, dst: BinaryIO, ctx: Context) -> Report:
     return report
 
 
-def clean_jpeg(src: BinaryIO, dst: BinaryIO, ctx: Context, report: Report, *,
-               check_size: bool = True, keep_avi1: bool = False) -> None:
+def clean_jpeg(
+    src: BinaryIO,
+    dst: BinaryIO,
+    ctx: Context,
+    report: Report,
+    *,
+    check_size: bool = True,
+    keep_avi1: bool = False,
+) -> None:
     """Copy the JPEG in ``src`` to ``dst`` without metadata; add what went to ``report``."""
     r = Reader(src)
     if r.read(2) != b"\xff\xd8":
@@ -102,8 +109,14 @@ def _write_segment(dst: BinaryIO, marker: int, payload: bytes) -> None:
     dst.write(payload)
 
 
-def _clean_header(segments: list[tuple[int, bytes]], ctx: Context, report: Report, *,
-                  check_size: bool, keep_avi1: bool) -> list[tuple[int, bytes]]:
+def _clean_header(
+    segments: list[tuple[int, bytes]],
+    ctx: Context,
+    report: Report,
+    *,
+    check_size: bool,
+    keep_avi1: bool,
+) -> list[tuple[int, bytes]]:
     jfif: bytes | None = None
     adobe: bytes | None = None
     avi1: bytes | None = None
@@ -166,8 +179,9 @@ def _clean_header(segments: list[tuple[int, bytes]], ctx: Context, report: Repor
     return head + kept
 
 
-def _icc_segments(chunks: list[tuple[int, bytes]], ctx: Context,
-                  report: Report) -> list[tuple[int, bytes]]:
+def _icc_segments(
+    chunks: list[tuple[int, bytes]], ctx: Context, report: Report
+) -> list[tuple[int, bytes]]:
     if not chunks:
         return []
     profile = b"".join(data for _seq, data in sorted(chunks, key=lambda c: c[0]))
@@ -178,9 +192,11 @@ def _icc_segments(chunks: list[tuple[int, bytes]], ctx: Context,
         return []
     report.note("icc_kept")
     data = kept[0]
-    parts = [data[i:i + ICC_CHUNK] for i in range(0, len(data), ICC_CHUNK)]
-    return [(APP2, b"ICC_PROFILE\x00" + bytes((i + 1, len(parts))) + part)
-            for i, part in enumerate(parts)]
+    parts = [data[i : i + ICC_CHUNK] for i in range(0, len(data), ICC_CHUNK)]
+    return [
+        (APP2, b"ICC_PROFILE\x00" + bytes((i + 1, len(parts))) + part)
+        for i, part in enumerate(parts)
+    ]
 
 
 def _copy_scans(r: Reader, dst: BinaryIO, ctx: Context, report: Report) -> None:
@@ -216,13 +232,13 @@ def _copy_entropy(r: Reader, dst: BinaryIO) -> None:
     while True:
         match = MARKER.search(r.buf, r.pos)
         if match is not None:
-            dst.write(r.buf[r.pos:match.start()])
+            dst.write(r.buf[r.pos : match.start()])
             r.pos = match.start()
             return
         end = len(r.buf)
         if end > r.pos and r.buf[end - 1] == 0xFF:
             end -= 1
-        dst.write(r.buf[r.pos:end])
+        dst.write(r.buf[r.pos : end])
         r.pos = end
         if not r.fill(len(r.buf) - r.pos + 1):
             raise Damaged("truncated", "image data ends without an end-of-image marker")

@@ -54,18 +54,36 @@ MUXERS: dict[str, tuple[str, str, dict[str, str]]] = {
     "audio/aiff": ("aiff", "aiff", {"write_id3v2": "0"}),
 }
 KEY_CODES = {
-    "location": "gps", "location-eng": "gps", "com.apple.quicktime.location.iso6709": "gps",
-    "©xyz": "gps", "xyz": "gps", "gps": "gps",
-    "make": "camera", "model": "camera", "com.apple.quicktime.make": "camera",
-    "com.apple.quicktime.model": "camera", "android/manufacturer": "camera",
+    "location": "gps",
+    "location-eng": "gps",
+    "com.apple.quicktime.location.iso6709": "gps",
+    "©xyz": "gps",
+    "xyz": "gps",
+    "gps": "gps",
+    "make": "camera",
+    "model": "camera",
+    "com.apple.quicktime.make": "camera",
+    "com.apple.quicktime.model": "camera",
+    "android/manufacturer": "camera",
     "android/model": "camera",
-    "software": "software", "com.apple.quicktime.software": "software",
-    "encoder": "encoder", "encoded_by": "encoder", "encoder-eng": "encoder",
-    "creation_time": "creation_time", "date": "creation_time",
-    "com.apple.quicktime.creationdate": "creation_time", "date_recorded": "creation_time",
-    "artist": "author", "album_artist": "author", "author": "author", "composer": "author",
-    "copyright": "author", "performer": "author", "comment": "comments",
-    "description": "description", "title": "tags",
+    "software": "software",
+    "com.apple.quicktime.software": "software",
+    "encoder": "encoder",
+    "encoded_by": "encoder",
+    "encoder-eng": "encoder",
+    "creation_time": "creation_time",
+    "date": "creation_time",
+    "com.apple.quicktime.creationdate": "creation_time",
+    "date_recorded": "creation_time",
+    "artist": "author",
+    "album_artist": "author",
+    "author": "author",
+    "composer": "author",
+    "copyright": "author",
+    "performer": "author",
+    "comment": "comments",
+    "description": "description",
+    "title": "tags",
 }
 BUFFER = 1 << 20
 BITEXACT = 0x0400  # AVFMT_FLAG_BITEXACT
@@ -82,8 +100,7 @@ def sanitize_media(src: BinaryIO, dst: BinaryIO, ctx: Context) -> Report:
     return report
 
 
-def _clean_frame(packet: av.Packet, ctx: Context, report: Report,
-                 first: bool) -> av.Packet | None:
+def _clean_frame(packet: av.Packet, ctx: Context, report: Report, first: bool) -> av.Packet | None:
     """Motion-JPEG frames are whole JPEGs, and cameras put EXIF (GPS, serial
     numbers) in every one: run the JPEG marker walker on each frame."""
     out = io.BytesIO()
@@ -112,10 +129,16 @@ def _report_metadata(metadata: dict[str, str], report: Report, stream: bool = Fa
         report.add(code or "tags")
 
 
-def _remux(src: BinaryIO, dst: BinaryIO, ctx: Context, report: Report, demuxer: str,
-           muxer: str, options: dict[str, str]) -> None:
-    with av.open(src, "r", format=demuxer, buffer_size=BUFFER,
-                 metadata_errors="replace") as inp:
+def _remux(
+    src: BinaryIO,
+    dst: BinaryIO,
+    ctx: Context,
+    report: Report,
+    demuxer: str,
+    muxer: str,
+    options: dict[str, str],
+) -> None:
+    with av.open(src, "r", format=demuxer, buffer_size=BUFFER, metadata_errors="replace") as inp:
         streams = list(inp.streams)
         if len(streams) > ctx.limits.max_streams:
             raise LimitExceeded("too_many_streams", "more streams than the limit")

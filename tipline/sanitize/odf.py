@@ -38,17 +38,26 @@ OOO = "http://openoffice.org/2009/office"
 XLINK = "http://www.w3.org/1999/xlink"
 MANIFEST = "urn:oasis:names:tc:opendocument:xmlns:manifest:1.0"
 DROP = {
-    (TEXT, "tracked-changes"): "revisions", (TABLE, "tracked-changes"): "revisions",
-    (TEXT, "change"): None, (TEXT, "change-start"): None, (TEXT, "change-end"): None,
-    (OFFICE, "annotation"): "comments", (OFFICE, "annotation-end"): None,
+    (TEXT, "tracked-changes"): "revisions",
+    (TABLE, "tracked-changes"): "revisions",
+    (TEXT, "change"): None,
+    (TEXT, "change-start"): None,
+    (TEXT, "change-end"): None,
+    (OFFICE, "annotation"): "comments",
+    (OFFICE, "annotation-end"): None,
     (OFFICE, "event-listeners"): "javascript",
 }
 CHANGED = re.compile(rb"<\w+:(?:changed-region|cell-content-change)[\s>/]")
 DROPPED_FILES = [
-    ("meta.xml", "document_properties"), ("settings.xml", "printer"),
-    ("Thumbnails/", "thumbnail"), ("manifest.rdf", "other"),
-    ("META-INF/documentsignatures.xml", "author"), ("META-INF/macrosignatures.xml", "author"),
-    ("Basic/", "macros"), ("Scripts/", "macros"), ("Configurations2/", None),
+    ("meta.xml", "document_properties"),
+    ("settings.xml", "printer"),
+    ("Thumbnails/", "thumbnail"),
+    ("manifest.rdf", "other"),
+    ("META-INF/documentsignatures.xml", "author"),
+    ("META-INF/macrosignatures.xml", "author"),
+    ("Basic/", "macros"),
+    ("Scripts/", "macros"),
+    ("Configurations2/", None),
     ("layout-cache", None),
 ]
 
@@ -66,10 +75,12 @@ def sanitize_odf(src: BinaryIO, dst: BinaryIO, ctx: Context) -> Report:
 def _kept(name: str) -> bool:
     base = posixpath.basename(name)
     if name in ("content.xml", "styles.xml") or (
-            name.startswith("Object ") and base in ("content.xml", "styles.xml")):
+        name.startswith("Object ") and base in ("content.xml", "styles.xml")
+    ):
         return True
     return name.startswith(("Pictures/", "ObjectReplacements/", "Media/")) or (
-        name.startswith("Object ") and "/Pictures/" in name)
+        name.startswith("Object ") and "/Pictures/" in name
+    )
 
 
 def _sanitize(archive: Archive, dst: BinaryIO, ctx: Context, report: Report) -> None:
@@ -136,8 +147,11 @@ def _rules(report: Report) -> Rules:
                 report.add("javascript")
             return "drop"
         href = attrs.get((XLINK, "href"), "")
-        if href and qname[1] == "image" and (
-                href.startswith(("/", "../", "file:")) or re.match(r"^[A-Za-z]:[\\/]", href)):
+        if (
+            href
+            and qname[1] == "image"
+            and (href.startswith(("/", "../", "file:")) or re.match(r"^[A-Za-z]:[\\/]", href))
+        ):
             report.add("other")
             return "drop"  # a linked picture outside the package names a local path
         return "keep"

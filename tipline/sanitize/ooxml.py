@@ -36,54 +36,154 @@ from .report import Report
 from .xmlfilter import QName, Rules, filter_xml
 from .zipparts import Archive, Writer, clean_embedded, resolve
 
-W = {"http://schemas.openxmlformats.org/wordprocessingml/2006/main",
-     "http://purl.oclc.org/ooxml/wordprocessingml/main"}
-R = {"http://schemas.openxmlformats.org/officeDocument/2006/relationships",
-     "http://purl.oclc.org/ooxml/officeDocument/relationships"}
+W = {
+    "http://schemas.openxmlformats.org/wordprocessingml/2006/main",
+    "http://purl.oclc.org/ooxml/wordprocessingml/main",
+}
+R = {
+    "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+    "http://purl.oclc.org/ooxml/officeDocument/relationships",
+}
 W14 = "http://schemas.microsoft.com/office/word/2010/wordml"
 W15 = "http://schemas.microsoft.com/office/word/2012/wordml"
 KEEP_TYPES = {
-    "officeDocument", "styles", "stylesWithEffects", "settings", "webSettings", "fontTable",
-    "font", "numbering", "footnotes", "endnotes", "header", "footer", "theme", "themeOverride",
-    "image", "hdphoto", "chart", "chartUserShapes", "diagramData", "diagramLayout",
-    "diagramQuickStyle", "diagramColors", "diagramDrawing", "chartStyle", "chartColorStyle",
-    "worksheet", "sharedStrings", "calcChain", "table", "drawing", "vmlDrawing", "pivotTable",
-    "pivotCacheDefinition", "pivotCacheRecords", "chartsheet", "dialogsheet", "sheetMetadata",
-    "slide", "slideLayout", "slideMaster", "notesSlide", "notesMaster", "handoutMaster",
-    "presProps", "viewProps", "tableStyles", "video", "audio", "media", "package", "ctrlProp",
-    "volatileDependencies", "tableSingleCells", "hyperlink",
+    "officeDocument",
+    "styles",
+    "stylesWithEffects",
+    "settings",
+    "webSettings",
+    "fontTable",
+    "font",
+    "numbering",
+    "footnotes",
+    "endnotes",
+    "header",
+    "footer",
+    "theme",
+    "themeOverride",
+    "image",
+    "hdphoto",
+    "chart",
+    "chartUserShapes",
+    "diagramData",
+    "diagramLayout",
+    "diagramQuickStyle",
+    "diagramColors",
+    "diagramDrawing",
+    "chartStyle",
+    "chartColorStyle",
+    "worksheet",
+    "sharedStrings",
+    "calcChain",
+    "table",
+    "drawing",
+    "vmlDrawing",
+    "pivotTable",
+    "pivotCacheDefinition",
+    "pivotCacheRecords",
+    "chartsheet",
+    "dialogsheet",
+    "sheetMetadata",
+    "slide",
+    "slideLayout",
+    "slideMaster",
+    "notesSlide",
+    "notesMaster",
+    "handoutMaster",
+    "presProps",
+    "viewProps",
+    "tableStyles",
+    "video",
+    "audio",
+    "media",
+    "package",
+    "ctrlProp",
+    "volatileDependencies",
+    "tableSingleCells",
+    "hyperlink",
 }
 DROP_TYPES = {
-    "core-properties": "document_properties", "extended-properties": "document_properties",
-    "custom-properties": "document_properties", "thumbnail": "thumbnail",
-    "comments": "comments", "commentsExtended": "comments", "commentsIds": "comments",
-    "commentsExtensible": "comments", "people": "author", "person": "author",
-    "threadedComment": "comments", "commentAuthors": "author", "authors": "author",
-    "customXml": "private_data", "customXmlProps": "private_data", "printerSettings": "printer",
-    "attachedTemplate": "template", "glossaryDocument": "other", "vbaProject": "macros",
-    "activeXControl": "macros", "externalLink": "other", "connections": "other",
-    "queryTable": "other", "revisionHeaders": "revisions", "revisionLog": "revisions",
-    "usernames": "author", "tags": "private_data", "webextension": "other",
-    "webextensiontaskpanes": "other", "classificationlabels": "other",
+    "core-properties": "document_properties",
+    "extended-properties": "document_properties",
+    "custom-properties": "document_properties",
+    "thumbnail": "thumbnail",
+    "comments": "comments",
+    "commentsExtended": "comments",
+    "commentsIds": "comments",
+    "commentsExtensible": "comments",
+    "people": "author",
+    "person": "author",
+    "threadedComment": "comments",
+    "commentAuthors": "author",
+    "authors": "author",
+    "customXml": "private_data",
+    "customXmlProps": "private_data",
+    "printerSettings": "printer",
+    "attachedTemplate": "template",
+    "glossaryDocument": "other",
+    "vbaProject": "macros",
+    "activeXControl": "macros",
+    "externalLink": "other",
+    "connections": "other",
+    "queryTable": "other",
+    "revisionHeaders": "revisions",
+    "revisionLog": "revisions",
+    "usernames": "author",
+    "tags": "private_data",
+    "webextension": "other",
+    "webextensiontaskpanes": "other",
+    "classificationlabels": "other",
     "oleObject": "embedded_files",
-    "customProperty": "private_data", "keyMapCustomizations": "other", "slideUpdateInfo": "other",
-    "revisionInfo": "revision_ids", "legacyDocTextInfo": "other", "ribbonExtensibility": "macros",
+    "customProperty": "private_data",
+    "keyMapCustomizations": "other",
+    "slideUpdateInfo": "other",
+    "revisionInfo": "revision_ids",
+    "legacyDocTextInfo": "other",
+    "ribbonExtensibility": "macros",
 }
 MACRO_TYPES = ("macroEnabled", "vbaProject")
 SAFE_LINK = re.compile(r"^(https?|mailto):", re.IGNORECASE)
 COMMENT_TAG = re.compile(rb"<(?:\w+:)?(?:comment|cm|threadedComment)[\s>/]")
 W_DROP = {
-    "del", "moveFrom", "rPrChange", "pPrChange", "sectPrChange", "tblPrChange", "trPrChange",
-    "tcPrChange", "tblGridChange", "numberingChange", "commentRangeStart", "commentRangeEnd",
-    "commentReference", "annotationRef", "moveFromRangeStart", "moveFromRangeEnd",
-    "moveToRangeStart", "moveToRangeEnd", "customXmlDelRangeStart", "customXmlDelRangeEnd",
-    "customXmlInsRangeStart", "customXmlInsRangeEnd", "customXmlMoveFromRangeStart",
-    "customXmlMoveFromRangeEnd", "customXmlMoveToRangeStart", "customXmlMoveToRangeEnd",
-    "rsids", "attachedTemplate", "docVars", "mailMerge", "nsid", "tmpl", "cellDel",
-    "saveThroughXslt", "trackRevisions",
+    "del",
+    "moveFrom",
+    "rPrChange",
+    "pPrChange",
+    "sectPrChange",
+    "tblPrChange",
+    "trPrChange",
+    "tcPrChange",
+    "tblGridChange",
+    "numberingChange",
+    "commentRangeStart",
+    "commentRangeEnd",
+    "commentReference",
+    "annotationRef",
+    "moveFromRangeStart",
+    "moveFromRangeEnd",
+    "moveToRangeStart",
+    "moveToRangeEnd",
+    "customXmlDelRangeStart",
+    "customXmlDelRangeEnd",
+    "customXmlInsRangeStart",
+    "customXmlInsRangeEnd",
+    "customXmlMoveFromRangeStart",
+    "customXmlMoveFromRangeEnd",
+    "customXmlMoveToRangeStart",
+    "customXmlMoveToRangeEnd",
+    "rsids",
+    "attachedTemplate",
+    "docVars",
+    "mailMerge",
+    "nsid",
+    "tmpl",
+    "cellDel",
+    "saveThroughXslt",
+    "trackRevisions",
 }
 OTHER_DROP = {
-    (W14, "docId"), (W15, "docId"),
+    (W14, "docId"),
+    (W15, "docId"),
     ("http://schemas.microsoft.com/office/spreadsheetml/2010/11/ac", "absPath"),
     ("http://schemas.microsoft.com/office/spreadsheetml/2014/revision", "revisionPtr"),
     ("http://schemas.openxmlformats.org/spreadsheetml/2006/main", "fileSharing"),
@@ -134,8 +234,9 @@ class _Package:
             if rels_name not in self.archive:
                 continue
             kept_rels, dropped = [], set()
-            for rid, rtype, target, external in _relationships(self.archive.read(rels_name),
-                                                               self.ctx):
+            for rid, rtype, target, external in _relationships(
+                self.archive.read(rels_name), self.ctx
+            ):
                 kind = rtype.rsplit("/", 1)[-1]
                 if external:
                     if kind == "hyperlink" and SAFE_LINK.match(target):
@@ -187,7 +288,8 @@ class _Package:
 
     def _content_type(self, name: str) -> str:
         return self.overrides.get("/" + name) or self.defaults.get(
-            posixpath.splitext(name)[1].lstrip(".").lower(), "")
+            posixpath.splitext(name)[1].lstrip(".").lower(), ""
+        )
 
     def write(self, dst: BinaryIO) -> None:
         # Pictures and embedded files first: one that cannot be cleaned is
@@ -209,9 +311,17 @@ class _Package:
             if self._is_xml(name):
                 cleaned[name] = self._clean_xml(name)
         writer = Writer(dst)
-        writer.add("[Content_Types].xml", _content_types_xml(self.defaults, {
-            part: ctype for part, ctype in self.overrides.items()
-            if part.lstrip("/") in cleaned}))
+        writer.add(
+            "[Content_Types].xml",
+            _content_types_xml(
+                self.defaults,
+                {
+                    part: ctype
+                    for part, ctype in self.overrides.items()
+                    if part.lstrip("/") in cleaned
+                },
+            ),
+        )
         for rels_name, xml in rels_out.items():
             owner = self.rels[rels_name][0]
             if owner == "" or owner in cleaned:
@@ -300,9 +410,14 @@ def _relationships(data: bytes, ctx: Context) -> list[tuple[str, str, str, bool]
 
     def element(qname: QName, attrs: dict[QName, str]) -> str:
         if qname[1] == "Relationship":
-            found.append((attrs.get(("", "Id"), ""), attrs.get(("", "Type"), ""),
-                          attrs.get(("", "Target"), ""),
-                          attrs.get(("", "TargetMode"), "") == "External"))
+            found.append(
+                (
+                    attrs.get(("", "Id"), ""),
+                    attrs.get(("", "Type"), ""),
+                    attrs.get(("", "Target"), ""),
+                    attrs.get(("", "TargetMode"), "") == "External",
+                )
+            )
         return "keep"
 
     filter_xml(data, Rules(element, lambda e, q, v: False), ctx.limits.max_xml_bytes)
@@ -312,18 +427,29 @@ def _relationships(data: bytes, ctx: Context) -> list[tuple[str, str, str, bool]
 def _rels_xml(rels: list[tuple[str, str, str, bool]]) -> bytes:
     items = "".join(
         f"<Relationship Id={quoteattr(rid)} Type={quoteattr(rtype)} Target={quoteattr(target)}"
-        + (' TargetMode="External"' if external else "") + "/>"
-        for rid, rtype, target, external in rels)
-    return ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships xmlns='
-            '"http://schemas.openxmlformats.org/package/2006/relationships">'
-            f"{items}</Relationships>").encode()
+        + (' TargetMode="External"' if external else "")
+        + "/>"
+        for rid, rtype, target, external in rels
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships xmlns='
+        '"http://schemas.openxmlformats.org/package/2006/relationships">'
+        f"{items}</Relationships>"
+    ).encode()
 
 
 def _content_types_xml(defaults: dict[str, str], overrides: dict[str, str]) -> bytes:
-    items = "".join(f"<Default Extension={quoteattr(ext)} ContentType={quoteattr(ctype)}/>"
-                    for ext, ctype in defaults.items() if ext)
-    items += "".join(f"<Override PartName={quoteattr(part)} ContentType={quoteattr(ctype)}/>"
-                     for part, ctype in overrides.items())
-    return ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Types xmlns='
-            '"http://schemas.openxmlformats.org/package/2006/content-types">'
-            f"{items}</Types>").encode()
+    items = "".join(
+        f"<Default Extension={quoteattr(ext)} ContentType={quoteattr(ctype)}/>"
+        for ext, ctype in defaults.items()
+        if ext
+    )
+    items += "".join(
+        f"<Override PartName={quoteattr(part)} ContentType={quoteattr(ctype)}/>"
+        for part, ctype in overrides.items()
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Types xmlns='
+        '"http://schemas.openxmlformats.org/package/2006/content-types">'
+        f"{items}</Types>"
+    ).encode()

@@ -36,17 +36,37 @@ from .limits import Damaged, LimitExceeded, SanitizeError, Unsupported
 from .report import Report
 
 DANGEROUS_ACTIONS = {
-    "/JavaScript", "/Launch", "/SubmitForm", "/ImportData", "/GoToR", "/GoToE", "/Rendition",
-    "/RichMediaExecute", "/Movie", "/Sound", "/GoTo3DView",
+    "/JavaScript",
+    "/Launch",
+    "/SubmitForm",
+    "/ImportData",
+    "/GoToR",
+    "/GoToE",
+    "/Rendition",
+    "/RichMediaExecute",
+    "/Movie",
+    "/Sound",
+    "/GoTo3DView",
 }
 MEDIA_ANNOTATIONS = {"/FileAttachment", "/Sound", "/Movie", "/Screen", "/RichMedia", "/3D"}
 INFO_CODES = {
-    "/Author": "author", "/Creator": "software", "/Producer": "software",
-    "/CreationDate": "creation_time", "/ModDate": "creation_time",
+    "/Author": "author",
+    "/Creator": "software",
+    "/Producer": "software",
+    "/CreationDate": "creation_time",
+    "/ModDate": "creation_time",
 }
-CATALOG_DROP = {"/Metadata": "xmp", "/PieceInfo": "private_data", "/OpenAction": "javascript",
-                "/AA": "javascript", "/Perms": "other", "/Legal": "other",
-                "/SpiderInfo": "other", "/Collection": "embedded_files", "/URI": "other"}
+CATALOG_DROP = {
+    "/Metadata": "xmp",
+    "/PieceInfo": "private_data",
+    "/OpenAction": "javascript",
+    "/AA": "javascript",
+    "/Perms": "other",
+    "/Legal": "other",
+    "/SpiderInfo": "other",
+    "/Collection": "embedded_files",
+    "/URI": "other",
+}
 
 
 def sanitize_pdf(src: BinaryIO, dst: BinaryIO, ctx: Context) -> Report:
@@ -157,9 +177,13 @@ def _clean_page(page: Dictionary, report: Report) -> None:
 
 
 def _clean_object(obj: Dictionary | pikepdf.Stream, ctx: Context, report: Report) -> None:
-    for key, code in (("/Metadata", "xmp"), ("/PieceInfo", "private_data"),
-                      ("/LastModified", "creation_time"), ("/AA", "javascript"),
-                      ("/EF", "embedded_files")):
+    for key, code in (
+        ("/Metadata", "xmp"),
+        ("/PieceInfo", "private_data"),
+        ("/LastModified", "creation_time"),
+        ("/AA", "javascript"),
+        ("/EF", "embedded_files"),
+    ):
         if key in obj:
             del obj[key]
             report.add(code)
@@ -194,5 +218,4 @@ def _clean_jpeg_image(stream: pikepdf.Stream, ctx: Context, report: Report) -> N
     if sub.removed:
         for item in sub.removed:
             report.add(item.what, item.count)
-        stream.write(out.getvalue(), filter=Name.DCTDecode,
-                     decode_parms=stream.get("/DecodeParms"))
+        stream.write(out.getvalue(), filter=Name.DCTDecode, decode_parms=stream.get("/DecodeParms"))

@@ -25,19 +25,45 @@ from .limits import Damaged, LimitExceeded, check_pixels
 from .report import Report
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
-KEEP = {b"PLTE", b"IDAT", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"sBIT", b"bKGD", b"pHYs",
-        b"cICP", b"mDCv", b"cLLi", b"acTL", b"fcTL", b"fdAT"}
+KEEP = {
+    b"PLTE",
+    b"IDAT",
+    b"tRNS",
+    b"gAMA",
+    b"cHRM",
+    b"sRGB",
+    b"sBIT",
+    b"bKGD",
+    b"pHYs",
+    b"cICP",
+    b"mDCv",
+    b"cLLi",
+    b"acTL",
+    b"fcTL",
+    b"fdAT",
+}
 STREAMED = {b"IDAT", b"fdAT"}
 TEXT = {b"tEXt", b"zTXt", b"iTXt"}
 KEYWORDS = {
-    b"author": "author", b"copyright": "author", b"comment": "comments",
-    b"title": "description", b"description": "description", b"disclaimer": "description",
-    b"warning": "description", b"creation time": "creation_time",
-    b"date:create": "creation_time", b"date:modify": "creation_time",
-    b"date:timestamp": "creation_time", b"software": "software", b"source": "camera",
-    b"xml:com.adobe.xmp": "xmp", b"raw profile type exif": "exif",
-    b"raw profile type app1": "exif", b"raw profile type iptc": "iptc",
-    b"raw profile type xmp": "xmp", b"raw profile type 8bim": "iptc",
+    b"author": "author",
+    b"copyright": "author",
+    b"comment": "comments",
+    b"title": "description",
+    b"description": "description",
+    b"disclaimer": "description",
+    b"warning": "description",
+    b"creation time": "creation_time",
+    b"date:create": "creation_time",
+    b"date:modify": "creation_time",
+    b"date:timestamp": "creation_time",
+    b"software": "software",
+    b"source": "camera",
+    b"xml:com.adobe.xmp": "xmp",
+    b"raw profile type exif": "exif",
+    b"raw profile type app1": "exif",
+    b"raw profile type iptc": "iptc",
+    b"raw profile type xmp": "xmp",
+    b"raw profile type 8bim": "iptc",
 }
 MAX_CHUNK = 16 * 1024 * 1024  # for chunks we hold in memory
 
@@ -149,7 +175,7 @@ def _copy_checked(r: Reader, dst: BinaryIO, kind: bytes, length: int) -> None:
         if not r.fill(1):
             raise Damaged("truncated", "unexpected end of file")
         take = min(length, len(r.buf) - r.pos)
-        piece = r.buf[r.pos:r.pos + take]
+        piece = r.buf[r.pos : r.pos + take]
         crc = zlib.crc32(piece, crc)
         dst.write(piece)
         r.pos += take

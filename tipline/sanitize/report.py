@@ -111,13 +111,12 @@ COUNTED = {
         "%(count)d embedded preview image", "%(count)d embedded preview images", "count"
     ),
     "secondary_images": ngettext_lazy(
-        "%(count)d extra image hidden in the file", "%(count)d extra images hidden in the file",
+        "%(count)d extra image hidden in the file",
+        "%(count)d extra images hidden in the file",
         "count",
     ),
     "revisions": ngettext_lazy("%(count)d tracked change", "%(count)d tracked changes", "count"),
-    "embedded_files": ngettext_lazy(
-        "%(count)d embedded file", "%(count)d embedded files", "count"
-    ),
+    "embedded_files": ngettext_lazy("%(count)d embedded file", "%(count)d embedded files", "count"),
     "text": ngettext_lazy("%(count)d text field", "%(count)d text fields", "count"),
     "cover_art": ngettext_lazy("%(count)d cover image", "%(count)d cover images", "count"),
     "subtitles": ngettext_lazy("%(count)d subtitle track", "%(count)d subtitle tracks", "count"),
@@ -130,8 +129,9 @@ NOTES = {
     "orientation_kept": _("The picture's orientation was kept, so it shows the right way up."),
     "orientation_applied": _("The picture was turned the right way up."),
     "icc_kept": _("A standard colour profile was kept so colours look the same."),
-    "icc_removed": _("A non-standard colour profile was removed; colours may look slightly "
-                     "different."),
+    "icc_removed": _(
+        "A non-standard colour profile was removed; colours may look slightly different."
+    ),
     "reencoded": _("The picture was re-encoded at high quality."),
     "lossless": _("The picture itself was not changed."),
     "changes_accepted": _("Tracked changes were accepted: deleted text is gone."),
@@ -147,10 +147,14 @@ FAMILY_DAMAGED = {
     "other": _("Damaged file, stored unchanged and not shown"),
 }
 REASONS = {
-    "unsupported_type": _("This type of file is not supported: it was stored unchanged, with "
-                          "any metadata it contains."),
-    "unsupported_variant": _("This variant of the format is not supported: it was stored "
-                             "unchanged, with any metadata it contains."),
+    "unsupported_type": _(
+        "This type of file is not supported: it was stored unchanged, with "
+        "any metadata it contains."
+    ),
+    "unsupported_variant": _(
+        "This variant of the format is not supported: it was stored "
+        "unchanged, with any metadata it contains."
+    ),
     "encrypted": _("The file is password-protected, so it could not be cleaned."),
     "too_many_pixels": _("The image is larger than the size limit."),
     "too_many_frames": _("The file has more frames or pages than the limit."),
@@ -169,8 +173,9 @@ REASONS = {
 }
 STATUS = {
     SanitizeStatus.CLEANED: _("Metadata removed. The content was not re-encoded."),
-    SanitizeStatus.CLEANED_REENCODED: _("Metadata removed. The content was re-encoded at high "
-                                        "quality."),
+    SanitizeStatus.CLEANED_REENCODED: _(
+        "Metadata removed. The content was re-encoded at high quality."
+    ),
     SanitizeStatus.NOT_SANITIZED: _("Not cleaned: stored unchanged."),
 }
 

@@ -28,26 +28,34 @@ OCTET = FileKind("application/octet-stream", "other", "")
 
 ODF = {
     b"application/vnd.oasis.opendocument.text": FileKind(
-        "application/vnd.oasis.opendocument.text", "office", ".odt"),
+        "application/vnd.oasis.opendocument.text", "office", ".odt"
+    ),
     b"application/vnd.oasis.opendocument.spreadsheet": FileKind(
-        "application/vnd.oasis.opendocument.spreadsheet", "office", ".ods"),
+        "application/vnd.oasis.opendocument.spreadsheet", "office", ".ods"
+    ),
     b"application/vnd.oasis.opendocument.presentation": FileKind(
-        "application/vnd.oasis.opendocument.presentation", "office", ".odp"),
+        "application/vnd.oasis.opendocument.presentation", "office", ".odp"
+    ),
     b"application/vnd.oasis.opendocument.graphics": FileKind(
-        "application/vnd.oasis.opendocument.graphics", "office", ".odg"),
+        "application/vnd.oasis.opendocument.graphics", "office", ".odg"
+    ),
     b"application/vnd.oasis.opendocument.formula": FileKind(
-        "application/vnd.oasis.opendocument.formula", "office", ".odf"),
+        "application/vnd.oasis.opendocument.formula", "office", ".odf"
+    ),
     b"application/epub+zip": FileKind("application/epub+zip", "other", ".epub"),
 }
 OOXML_MAIN = {
     "word/document.xml": FileKind(
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "office",
-        ".docx"),
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "office", ".docx"
+    ),
     "xl/workbook.xml": FileKind(
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "office", ".xlsx"),
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "office", ".xlsx"
+    ),
     "ppt/presentation.xml": FileKind(
-        "application/vnd.openxmlformats-officedocument.presentationml.presentation", "office",
-        ".pptx"),
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "office",
+        ".pptx",
+    ),
 }
 ZIP = FileKind("application/zip", "other", ".zip")
 MAX_SNIFF_ENTRIES = 50_000
@@ -74,8 +82,10 @@ SIMPLE: list[tuple[bytes, FileKind]] = [
     (b"MM\x00+", FileKind("image/tiff", "image", ".tif")),
     (b"fLaC", FileKind("audio/flac", "audio", ".flac")),
     (b"\x1aE\xdf\xa3", FileKind("video/x-matroska", "video", ".mkv")),
-    (b"0&\xb2u\x8ef\xcf\x11\xa6\xd9\x00\xaa\x00b\xcel",
-     FileKind("video/x-ms-asf", "video", ".wmv")),
+    (
+        b"0&\xb2u\x8ef\xcf\x11\xa6\xd9\x00\xaa\x00b\xcel",
+        FileKind("video/x-ms-asf", "video", ".wmv"),
+    ),
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", FileKind("application/x-ole-storage", "office", "")),
     (b"\xff\x0a", FileKind("image/jxl", "image", ".jxl")),
     (b"\x00\x00\x00\x0cJXL \r\n\x87\n", FileKind("image/jxl", "image", ".jxl")),
@@ -137,7 +147,7 @@ def _sniff(source: BinaryIO, head: bytes) -> FileKind:
 def _isobmff(head: bytes) -> FileKind:
     size = struct.unpack(">I", head[:4])[0]
     major = head[8:12]
-    brands = {major} | {head[i:i + 4] for i in range(16, min(size, len(head)) - 3, 4)}
+    brands = {major} | {head[i : i + 4] for i in range(16, min(size, len(head)) - 3, 4)}
     if major in AVIF_BRANDS:
         return FileKind("image/avif", "image", ".avif")
     if major in HEIC_BRANDS:
@@ -160,7 +170,7 @@ def _isobmff(head: bytes) -> FileKind:
 def _ogg(head: bytes) -> FileKind:
     if len(head) < 28:
         return OCTET
-    payload = head[27 + head[26]:]
+    payload = head[27 + head[26] :]
     if payload.startswith(b"\x01vorbis") or payload.startswith(b"Speex   "):
         return FileKind("audio/ogg", "audio", ".ogg")
     if payload.startswith(b"OpusHead"):
@@ -186,7 +196,7 @@ def _mpeg_audio(source: BinaryIO, head: bytes) -> FileKind | None:
     if len(head) >= 4 and head[0] == 0xFF and (head[1] & 0xF6) == 0xF0:
         return FileKind("audio/aac", "audio", ".aac")
     length = _mpeg_frame_length(head)
-    if length and (offset or _mpeg_frame_length(head[length:length + 4])):
+    if length and (offset or _mpeg_frame_length(head[length : length + 4])):
         return FileKind("audio/mpeg", "audio", ".mp3")
     if offset:  # an ID3 tag in front of something we cannot place: let the demuxer try
         return FileKind("audio/mpeg", "audio", ".mp3")
@@ -209,8 +219,11 @@ def _mpeg_frame_length(h: bytes) -> int:
     rates = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
     sample_rate = rates[version][sr_index]
     v1 = version == 3
-    bitrate = (BITRATES_V1_L3[rate_index] if v1 else
-               [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160][rate_index])
+    bitrate = (
+        BITRATES_V1_L3[rate_index]
+        if v1
+        else [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160][rate_index]
+    )
     return (144 if v1 else 72) * bitrate * 1000 // sample_rate + ((h[2] >> 1) & 1)
 
 
@@ -224,10 +237,10 @@ def zip_entries(source: BinaryIO) -> int | None:
     at = tail.rfind(b"PK\x05\x06")
     if at < 0 or at + 22 > len(tail):
         return None
-    entries = struct.unpack("<H", tail[at + 10:at + 12])[0]
+    entries = struct.unpack("<H", tail[at + 10 : at + 12])[0]
     locator = tail.rfind(b"PK\x06\x07", 0, at)
     if entries == 0xFFFF and locator >= 0:  # ZIP64: the real count is in the ZIP64 record
-        source.seek(struct.unpack("<Q", tail[locator + 8:locator + 16])[0])
+        source.seek(struct.unpack("<Q", tail[locator + 8 : locator + 16])[0])
         record = source.read(56)
         if record[:4] == b"PK\x06\x06" and len(record) == 56:
             entries = struct.unpack("<Q", record[32:40])[0]
@@ -252,8 +265,16 @@ def _zip(source: BinaryIO, head: bytes) -> FileKind:
                     return kind
             if "content.xml" in names:
                 return ODF[b"application/vnd.oasis.opendocument.text"]
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError,
-            NotImplementedError, KeyError, struct.error):
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        OSError,
+        ValueError,
+        EOFError,
+        NotImplementedError,
+        KeyError,
+        struct.error,
+    ):
         # A broken (or huge) archive that says it is an office document is a
         # damaged one: the office sanitizer will say why.
         for main, kind in OOXML_MAIN.items():

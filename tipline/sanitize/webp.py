@@ -72,8 +72,9 @@ def _read_chunks(r: Reader, size: int, ctx: Context) -> list[tuple[bytes, bytes]
     return chunks
 
 
-def _extended(chunks: list[tuple[bytes, bytes]], ctx: Context,
-              report: Report) -> list[tuple[bytes, bytes]]:
+def _extended(
+    chunks: list[tuple[bytes, bytes]], ctx: Context, report: Report
+) -> list[tuple[bytes, bytes]]:
     vp8x = chunks[0][1]
     if len(vp8x) < 10:
         raise Damaged("bad_structure", "short VP8X chunk")
@@ -123,12 +124,12 @@ def _frame(data: bytes, report: Report) -> bytes:
     out = [data[:16]]
     pos = 16
     while pos + 8 <= len(data):
-        kind, length = struct.unpack("<4sI", data[pos:pos + 8])
+        kind, length = struct.unpack("<4sI", data[pos : pos + 8])
         end = pos + 8 + length
         if end > len(data):
             raise Damaged("bad_structure", "animation frame chunk runs past the end")
         if kind in FRAME_KEEP:
-            out.append(_chunk(kind, data[pos + 8:end]))
+            out.append(_chunk(kind, data[pos + 8 : end]))
         else:
             report.add("other")
         pos = end + (length & 1)

@@ -79,14 +79,14 @@ class _Filter(ContentHandler):
             return ("", local)
         return (self.scopes[-1].get(prefix, ""), local)
 
-    def startDocument(self) -> None:  # noqa: N802 - SAX API
+    def startDocument(self) -> None:
         self.out.startDocument()
 
-    def processingInstruction(self, target: str, data: str) -> None:  # noqa: N802
+    def processingInstruction(self, target: str, data: str) -> None:
         if target == "mso-application" and not self.skip:
             self._emit("pi", (target, data))
 
-    def startElement(self, name: str, attrs: Any) -> None:  # noqa: N802
+    def startElement(self, name: str, attrs: Any) -> None:
         scope = dict(self.scopes[-1])
         declarations = {}
         for key, value in attrs.items():
@@ -99,8 +99,11 @@ class _Filter(ContentHandler):
             self.stack.append(("drop", ("", "")))
             return
         qname = self._resolve(name)
-        resolved = {self._resolve(k, True): v for k, v in attrs.items()
-                    if not (k == "xmlns" or k.startswith("xmlns:"))}
+        resolved = {
+            self._resolve(k, True): v
+            for k, v in attrs.items()
+            if not (k == "xmlns" or k.startswith("xmlns:"))
+        }
         parent = self.stack[-1][1] if self.stack else ("", "")
         if self.buffers and (parent, qname) in self.rules.poison:
             self.buffers[-1][1][0] = True
@@ -115,8 +118,11 @@ class _Filter(ContentHandler):
             return
         kept = {}
         for key, value in attrs.items():
-            verdict = False if key.startswith("xmlns") else self.rules.attribute(
-                qname, self._resolve(key, True), value)
+            verdict = (
+                False
+                if key.startswith("xmlns")
+                else self.rules.attribute(qname, self._resolve(key, True), value)
+            )
             if verdict is False:
                 kept[key] = value
             elif isinstance(verdict, str):
@@ -130,7 +136,7 @@ class _Filter(ContentHandler):
         self.stack.append(("keep", qname))
         self._emit("start", (name, kept))
 
-    def endElement(self, name: str) -> None:  # noqa: N802
+    def endElement(self, name: str) -> None:
         self.scopes.pop()
         action, qname = self.stack.pop()
         if action == "drop":
@@ -152,7 +158,7 @@ class _Filter(ContentHandler):
         if not self.skip:
             self._emit("text", content)
 
-    def ignorableWhitespace(self, content: str) -> None:  # noqa: N802
+    def ignorableWhitespace(self, content: str) -> None:
         self.characters(content)
 
 
@@ -163,8 +169,9 @@ def filter_xml(data: bytes, rules: Rules, max_bytes: int) -> bytes:
     out = io.BytesIO()
     handler = _Filter(rules, out)
     try:
-        defusedxml.sax.parseString(data, handler, forbid_dtd=True, forbid_entities=True,
-                                   forbid_external=True)
+        defusedxml.sax.parseString(
+            data, handler, forbid_dtd=True, forbid_entities=True, forbid_external=True
+        )
     except DefusedXmlException as exc:
         raise Damaged("xml_attack", "forbidden XML construct (DTD or entity)") from exc
     except SAXException as exc:

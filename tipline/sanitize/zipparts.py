@@ -57,8 +57,9 @@ class Archive:
             total += info.file_size
             if info.file_size > lim.max_zip_member_bytes or total > lim.max_zip_total_bytes:
                 raise LimitExceeded("zip_bomb", "zip expands past the size limit")
-            if (info.file_size > RATIO_FLOOR
-                    and info.file_size > lim.max_zip_ratio * max(info.compress_size, 1)):
+            if info.file_size > RATIO_FLOOR and info.file_size > lim.max_zip_ratio * max(
+                info.compress_size, 1
+            ):
                 raise LimitExceeded("zip_bomb", "zip member compression ratio over the limit")
             self.infos[name] = info
 
