@@ -19,14 +19,34 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NewType
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.utils import timezone
 
 from tipline.models import AuditEntry
 
 GENESIS_HASH = "0" * 64
+
+# Who did something, as the log names them: a staff account's username, or one
+# of the fixed names below for what no account does. Every service that writes
+# an entry takes an ``Actor``, whichever door (page, command, schedule) called it.
+Actor = NewType("Actor", str)
+# A space cannot occur in a Django username, so no account can pass for these.
+RETENTION_ACTOR = Actor("retention policy")
+COMMAND_LINE_ACTOR = Actor("command line")
+SYSTEM_ACTOR = Actor("tip line")
+# A failed sign-in names nobody: the username typed may not exist, or be a typo
+# of a password, and either would be a secret in the log.
+NOBODY = Actor("")
+
+
+def actor_of(user: AbstractBaseUser) -> Actor:
+    """The audit log's name for a staff account."""
+    return Actor(user.get_username())
+
+
 # An arbitrary constant naming the lock that serialises appends on PostgreSQL.
 _PG_ADVISORY_LOCK_ID = 0x7419_A0D1
 
@@ -82,7 +102,7 @@ def _lock_the_chain() -> None:
 
 @transaction.atomic
 def audit_record(
-    *, actor: str, action: str, tip_reference: str = "", detail: dict[str, Any] | None = None
+    *, actor: Actor, action: str, tip_reference: str = "", detail: dict[str, Any] | None = None
 ) -> AuditEntry:
     """Append one entry to the chain."""
     _lock_the_chain()

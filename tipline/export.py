@@ -10,11 +10,19 @@ import os
 import unicodedata
 from pathlib import Path
 
-from tipline.crypto import DecryptingReader, PrivateKey
+from tipline.crypto import PrivateKey
 from tipline.keyring import tip_key_unwrap
 from tipline.models import Attachment, RecipientKey, Tip
-from tipline.reading import attachment_name_open, attachment_report_lines, tip_content_open
-from tipline.storage import copy_stream, open_blob_for_read
+from tipline.report_text import report_lines
+from tipline.sealed import (
+    Part,
+    attachment_blob_name,
+    attachment_blob_open,
+    attachment_name_open,
+    attachment_report_open,
+    tip_content_open,
+)
+from tipline.storage import copy_stream
 
 MAX_NAME_BYTES = 150
 WINDOWS_RESERVED = {
@@ -26,6 +34,7 @@ WINDOWS_RESERVED = {
     *(f"LPT{i}" for i in range(1, 10)),
 }
 UNSAFE_CHARS = set('<>:"/\\|?*')
+NOT_CLEANED_YET = "ORIGINAL, NOT YET CLEANED: may still hold metadata"
 
 
 def safe_filename(name: str, *, fallback: str) -> str:
@@ -101,27 +110,18 @@ def _export_attachment(
         safe_filename(original, fallback=f"file-{attachment.position + 1}"),
         taken,
     )
-    blob, part = (
-        (attachment.clean_blob, "clean")
-        if attachment.state == Attachment.State.DONE
-        else (attachment.raw_blob, "raw")
-    )
-    if not blob:
+    part = Part.CLEAN if attachment.state == Attachment.State.DONE else Part.RAW
+    if not attachment_blob_name(attachment, part):
         return [f"{name}: not available ({attachment.get_state_display()})"]
     with (
-        open_blob_for_read(blob) as encrypted,
+        attachment_blob_open(attachment, part, tip_key=tip_key) as decrypted,
         open(_new_file(folder / "files" / name), "wb") as plain,
     ):
-        copy_stream(
-            DecryptingReader(encrypted, tip_key=tip_key, object_id=attachment.object_id(part)),
-            plain,
-        )
-    report_lines = _report_lines(attachment, tip_key=tip_key)
-    _write_text(folder / "files" / f"{name}.report.txt", "\n".join(report_lines) + "\n")
-    state = (
-        "cleaned copy" if part == "clean" else "ORIGINAL, NOT YET CLEANED: may still hold metadata"
-    )
-    return [f"{name}: {state}", *(f"  {line}" for line in report_lines)]
+        copy_stream(decrypted, plain)
+    report = _report_lines(attachment, tip_key=tip_key)
+    _write_text(folder / "files" / f"{name}.report.txt", "\n".join(report) + "\n")
+    state = "cleaned copy" if part == Part.CLEAN else NOT_CLEANED_YET
+    return [f"{name}: {state}", *(f"  {line}" for line in report)]
 
 
 def _new_file(path: Path) -> int:
@@ -129,5 +129,5 @@ def _new_file(path: Path) -> int:
 
 
 def _report_lines(attachment: Attachment, *, tip_key: bytes) -> list[str]:
-    lines = attachment_report_lines(attachment, tip_key=tip_key)
+    lines = report_lines(attachment_report_open(attachment, tip_key=tip_key))
     return lines or ["No sanitization report: the file was not processed."]

@@ -76,7 +76,7 @@ class Tip(models.Model):
         PUBLISHED = "published", _("Published")
         DISCARDED = "discarded", _("Discarded")
 
-    # The identity bound into every object's encryption; never shown.
+    # The identity bound into every object's encryption (tipline/sealed.py); never shown.
     key_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     reference = models.CharField(max_length=16, unique=True, default=new_tip_reference)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
@@ -111,10 +111,6 @@ class Tip(models.Model):
     def __str__(self) -> str:
         return self.reference
 
-    def object_id(self, *parts: str) -> str:
-        """The identity an encrypted object of this tip is bound to."""
-        return "/".join(["tip", str(self.key_id), *parts])
-
 
 class Attachment(models.Model):
     class State(models.TextChoices):
@@ -146,9 +142,6 @@ class Attachment(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["tip", "position"], name="one_attachment_per_position")
         ]
-
-    def object_id(self, part: str) -> str:
-        return self.tip.object_id("file", str(self.key_id), part)
 
 
 class Grant(models.Model):
@@ -194,9 +187,6 @@ class EditorNote(models.Model):
 
     class Meta:
         ordering = ["id"]
-
-    def object_id(self) -> str:
-        return self.tip.object_id("editor-note", str(self.key_id))
 
 
 class StaffLoginState(models.Model):

@@ -11,6 +11,7 @@ from django.test import Client, TestCase
 from tipline.crypto import decrypt_bytes
 from tipline.keyring import tip_key_unwrap
 from tipline.models import Tip
+from tipline.sealed import Part, tip_object_id
 
 SUBMIT_URL = "/es/send/"
 
@@ -36,6 +37,8 @@ def tip_content(tip: Tip, recovery) -> dict:
         tip=tip, recipient=recovery.recipient, private_key=recovery.private_key
     )
     plain = decrypt_bytes(
-        bytes(tip.content_sealed), tip_key=tip_key, object_id=tip.object_id("content")
+        bytes(tip.content_sealed),
+        tip_key=tip_key,
+        object_id=tip_object_id(tip.key_id, Part.CONTENT),
     )
     return json.loads(plain)

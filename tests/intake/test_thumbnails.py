@@ -13,11 +13,13 @@ from PIL import Image
 from tests.conftest import RecoveryKey, all_files_under
 from tests.intake.helpers import submit_tip, tip_content
 from tests.sanitize._support import CORPUS
+from tipline import sealed
 from tipline.crypto import DecryptionError, decrypt_bytes
 from tipline.intake import pipeline, thumbnails
 from tipline.intake.pipeline import attachment_process
 from tipline.keyring import tip_key_unwrap
 from tipline.models import Attachment, Tip
+from tipline.sealed import Part, attachment_object_id
 from tipline.storage import blob_exists, read_blob
 
 pytestmark = pytest.mark.django_db
@@ -47,7 +49,7 @@ def open_thumbnail(attachment: Attachment, recovery: RecoveryKey) -> Image.Image
     plain = decrypt_bytes(
         read_blob(attachment.thumbnail_blob),
         tip_key=tip_key(attachment.tip, recovery),
-        object_id=attachment.object_id("thumbnail"),
+        object_id=attachment_object_id(attachment, Part.THUMBNAIL),
     )
     im = Image.open(io.BytesIO(plain))
     im.load()
@@ -86,7 +88,7 @@ def test_a_photo_gets_an_encrypted_thumbnail(
     plain = decrypt_bytes(
         on_disk,
         tip_key=tip_key(attachment.tip, open_tipline),
-        object_id=attachment.object_id("thumbnail"),
+        object_id=attachment_object_id(attachment, Part.THUMBNAIL),
     )
     assert plain.startswith(b"\xff\xd8\xff\xe0\x00\x10JFIF")
     assert b"JFIF" not in on_disk and not on_disk.startswith(b"\xff\xd8")
@@ -109,16 +111,22 @@ def test_the_thumbnail_is_bound_to_its_own_object(
     assert first.thumbnail_blob != second.thumbnail_blob
     key = tip_key(first.tip, open_tipline)
     blob = read_blob(first.thumbnail_blob)
-    plain = decrypt_bytes(blob, tip_key=key, object_id=first.object_id("thumbnail"))
+    plain = decrypt_bytes(blob, tip_key=key, object_id=attachment_object_id(first, Part.THUMBNAIL))
     assert b"SECRET" not in plain  # the camera make and comment stayed behind
     assert Image.open(io.BytesIO(plain)).getpixel((10, 10)) == pytest.approx((200, 30, 30), abs=8)
-    for wrong in (second.object_id("thumbnail"), first.object_id("clean"), first.object_id("raw")):
+    for wrong in (
+        attachment_object_id(second, Part.THUMBNAIL),
+        attachment_object_id(first, Part.CLEAN),
+        attachment_object_id(first, Part.RAW),
+    ):
         with pytest.raises(DecryptionError):
             decrypt_bytes(blob, tip_key=key, object_id=wrong)
     # Swapping the two names does not pass off one picture as the other.
     with pytest.raises(DecryptionError):
         decrypt_bytes(
-            read_blob(second.thumbnail_blob), tip_key=key, object_id=first.object_id("thumbnail")
+            read_blob(second.thumbnail_blob),
+            tip_key=key,
+            object_id=attachment_object_id(first, Part.THUMBNAIL),
         )
 
 
@@ -221,13 +229,13 @@ def test_a_thumbnail_failure_leaves_the_file_done_without_one(
 def test_a_storage_failure_mid_write_leaves_no_partial_thumbnail(
     client: Client, open_tipline, blob_storage: Path, monkeypatch
 ) -> None:
-    real_write = thumbnails.write_blob
+    real_write = sealed.write_blob
 
     def half_written(name: str, data: bytes) -> None:
         real_write(name, data[: len(data) // 2])
         raise OSError("disk full")
 
-    monkeypatch.setattr(thumbnails, "write_blob", half_written)
+    monkeypatch.setattr(sealed, "write_blob", half_written)
     submit_tip(client, files=[("IMG_0001.jpg", photo())])
     attachment = the_attachment()
     assert attachment.state == Attachment.State.DONE

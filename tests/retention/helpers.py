@@ -8,9 +8,9 @@ from datetime import UTC, date, datetime, time
 from django.utils import timezone
 
 from tipline.crypto import encrypt_bytes, new_tip_key
-from tipline.intake.services import seal_tip_content
 from tipline.keyring import grants_create_for_new_tip
 from tipline.models import Attachment, EditorNote, Tip
+from tipline.sealed import Part, attachment_object_id, editor_note_object_id, tip_content_seal
 from tipline.storage import new_blob_name, write_blob
 
 NOTE = "Los camiones salen del puerto el martes"
@@ -43,7 +43,7 @@ def tip_make(
         legal_hold=hold,
         file_count=files,
     )
-    tip.content_sealed = seal_tip_content(tip=tip, tip_key=tip_key, note=NOTE, links=[])
+    tip.content_sealed = tip_content_seal(tip=tip, tip_key=tip_key, note=NOTE, links=[])
     tip.save()
     blobs: list[str] = []
     for position in range(files):
@@ -57,7 +57,9 @@ def tip_make(
             thumbnail_blob=new_blob_name("thumbnail"),
         )
         attachment.name_sealed = encrypt_bytes(
-            FILE_NAME.encode(), tip_key=tip_key, object_id=attachment.object_id("name")
+            FILE_NAME.encode(),
+            tip_key=tip_key,
+            object_id=attachment_object_id(attachment, Part.NAME),
         )
         for name, part in (
             (attachment.clean_blob, "clean"),
@@ -65,14 +67,18 @@ def tip_make(
         ):
             write_blob(
                 name,
-                encrypt_bytes(FILE_BYTES, tip_key=tip_key, object_id=attachment.object_id(part)),
+                encrypt_bytes(
+                    FILE_BYTES,
+                    tip_key=tip_key,
+                    object_id=attachment_object_id(attachment, Part(part)),
+                ),
             )
             blobs.append(name)
         attachment.save()
     if editor_note:
         note = EditorNote(tip=tip, written_at=timezone.now())
         note.body_sealed = encrypt_bytes(
-            b"call the source back", tip_key=tip_key, object_id=note.object_id()
+            b"call the source back", tip_key=tip_key, object_id=editor_note_object_id(note)
         )
         note.save()
     grants_create_for_new_tip(tip=tip, tip_key=tip_key, include_pipeline=pipeline)

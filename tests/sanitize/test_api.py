@@ -11,7 +11,8 @@ import pytest
 from django.utils import translation
 
 import tipline.sanitize.png
-from tipline.sanitize import Removed, Report, SanitizeStatus, describe, sanitize, sniff
+from tipline.report_text import describe
+from tipline.sanitize import Removed, Report, SanitizeStatus, sanitize, sniff
 from tipline.sanitize.limits import Damaged
 
 from . import makers, makers_office

@@ -102,7 +102,7 @@ def test_jpeg_keeps_only_orientation(tmp_path: Path) -> None:
 def test_jpeg_report_is_readable(tmp_path: Path) -> None:
     from django.utils import translation
 
-    from tipline.sanitize import describe
+    from tipline.report_text import describe
 
     report, _ = clean(makers.jpeg(tmp_path))
     with translation.override("en"):

@@ -22,7 +22,7 @@ from tests.triage.helpers import signed_in_client
 from tipline.export import MAX_NAME_BYTES, safe_filename, tip_export
 from tipline.keyring import tip_key_unwrap
 from tipline.models import Tip
-from tipline.reading import attachment_name_open
+from tipline.sealed import attachment_name_open
 
 pytestmark = pytest.mark.django_db
 

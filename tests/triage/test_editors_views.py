@@ -15,6 +15,7 @@ from tipline.audit import Action, audit_verify
 from tipline.crypto import decrypt_bytes
 from tipline.keyring import KeyringError, tip_key_unwrap
 from tipline.models import AuditEntry, Grant, RecipientKey, Tip
+from tipline.sealed import Part, tip_object_id
 from tipline.triage.accounts import editor_create, editor_key, private_key_unseal
 
 pytestmark = pytest.mark.django_db
@@ -58,7 +59,9 @@ def readable_note(tip: Tip, account, password: str) -> str:
     private_key = private_key_unseal(user=account, password=password)
     tip_key = tip_key_unwrap(tip=tip, recipient=editor_key(account), private_key=private_key)
     content = decrypt_bytes(
-        bytes(tip.content_sealed), tip_key=tip_key, object_id=tip.object_id("content")
+        bytes(tip.content_sealed),
+        tip_key=tip_key,
+        object_id=tip_object_id(tip.key_id, Part.CONTENT),
     )
     return content.decode()
 

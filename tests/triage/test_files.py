@@ -34,6 +34,7 @@ from tipline.crypto.stream_format import HEADER_LEN, TAG_LEN
 from tipline.intake.services import tip_create
 from tipline.keyring import tip_key_unwrap
 from tipline.models import Attachment, AuditEntry, Tip
+from tipline.sealed import Part, attachment_object_id
 from tipline.storage import new_blob_name, open_blob_for_read, open_blob_for_write
 
 pytestmark = pytest.mark.django_db
@@ -57,7 +58,7 @@ def clean_plaintext(att: Attachment, recovery) -> bytes:
     )
     with open_blob_for_read(att.clean_blob) as encrypted:
         with DecryptingReader(
-            encrypted, tip_key=tip_key, object_id=att.object_id("clean")
+            encrypted, tip_key=tip_key, object_id=attachment_object_id(att, Part.CLEAN)
         ) as reader:
             return reader.read()
 
@@ -269,10 +270,14 @@ def stored_file(tip: Tip, tip_key: bytes, *, size: int, name: str = "big.bin") -
         sanitize_status="not_sanitized",
         clean_blob=new_blob_name("clean"),
     )
-    att.name_sealed = encrypt_bytes(name.encode(), tip_key=tip_key, object_id=att.object_id("name"))
+    att.name_sealed = encrypt_bytes(
+        name.encode(), tip_key=tip_key, object_id=attachment_object_id(att, Part.NAME)
+    )
     with (
         open_blob_for_write(att.clean_blob) as sink,
-        EncryptingWriter(sink, tip_key=tip_key, object_id=att.object_id("clean")) as writer,
+        EncryptingWriter(
+            sink, tip_key=tip_key, object_id=attachment_object_id(att, Part.CLEAN)
+        ) as writer,
     ):
         for piece in _pattern(size):
             writer.write(piece)

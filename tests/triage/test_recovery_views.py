@@ -29,6 +29,7 @@ from tipline.keyring import (
     tip_key_unwrap,
 )
 from tipline.models import AuditEntry, Grant, RecipientKey, Tip
+from tipline.sealed import Part, tip_object_id
 
 pytestmark = pytest.mark.django_db
 
@@ -58,7 +59,9 @@ def rotate_form(passphrase: str = NEW_PASSPHRASE, again: str | None = None) -> d
 def note_of(tip: Tip, recipient: RecipientKey, private_key) -> str:
     tip_key = tip_key_unwrap(tip=tip, recipient=recipient, private_key=private_key)
     content = decrypt_bytes(
-        bytes(tip.content_sealed), tip_key=tip_key, object_id=tip.object_id("content")
+        bytes(tip.content_sealed),
+        tip_key=tip_key,
+        object_id=tip_object_id(tip.key_id, Part.CONTENT),
     )
     return json.loads(content)["note"]
 

@@ -191,7 +191,7 @@ def test_the_preview_decrypts_nothing(admin_client, due_tips, monkeypatch) -> No
         raise AssertionError("the retention page must not open a tip")
 
     monkeypatch.setattr("tipline.keyring.unwrap_key", refuse)
-    monkeypatch.setattr("tipline.reading.tip_content_open", refuse)
+    monkeypatch.setattr("tipline.sealed.tip_content_open", refuse)
     body = admin_client.get(URL).content.decode()
     assert "In the next 30 days: 3 tips." in body
     assert "secret note" not in body

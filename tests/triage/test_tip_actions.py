@@ -24,7 +24,7 @@ from tipline.crypto import CryptoError, new_tip_key
 from tipline.intake.services import tip_create
 from tipline.keyring import tip_key_unwrap
 from tipline.models import AuditEntry, EditorNote, Grant, RecipientKey, Tag, Tip
-from tipline.reading import editor_note_open
+from tipline.sealed import editor_note_open
 from tipline.triage.accounts import editor_deactivate, private_key_unseal
 
 pytestmark = pytest.mark.django_db

@@ -24,7 +24,7 @@ from tipline.crypto import EncryptingWriter, encrypt_bytes, new_tip_key
 from tipline.intake.services import tip_create
 from tipline.keyring import tip_key_unwrap
 from tipline.models import Attachment, RecipientKey, Tip
-from tipline.reading import attachment_name_open
+from tipline.sealed import Part, attachment_name_open, attachment_object_id
 from tipline.storage import new_blob_name, open_blob_for_write
 
 pytestmark = pytest.mark.django_db
@@ -221,11 +221,13 @@ def _stored_file(tip: Tip, tip_key: bytes, name: str, position: int) -> None:
         clean_blob=new_blob_name("clean"),
     )
     att.name_sealed = encrypt_bytes(
-        name.encode("utf-8"), tip_key=tip_key, object_id=att.object_id("name")
+        name.encode("utf-8"), tip_key=tip_key, object_id=attachment_object_id(att, Part.NAME)
     )
     with (
         open_blob_for_write(att.clean_blob) as sink,
-        EncryptingWriter(sink, tip_key=tip_key, object_id=att.object_id("clean")) as writer,
+        EncryptingWriter(
+            sink, tip_key=tip_key, object_id=attachment_object_id(att, Part.CLEAN)
+        ) as writer,
     ):
         writer.write(b"hello")
     att.save()

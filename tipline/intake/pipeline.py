@@ -12,19 +12,12 @@ and only finishes the clean-up, so a file never gets a second thumbnail.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 
 from django.db import transaction
 
-from tipline.crypto import (
-    DecryptingReader,
-    DecryptionError,
-    EncryptedScratchFile,
-    EncryptingWriter,
-    encrypt_bytes,
-)
+from tipline.crypto import DecryptionError, EncryptedScratchFile
 from tipline.intake.thumbnails import attachment_thumbnail_forget, attachment_thumbnail_store
 from tipline.keyring import (
     KeyringError,
@@ -34,7 +27,13 @@ from tipline.keyring import (
 )
 from tipline.models import Attachment, Grant, RecipientKey, Tip
 from tipline.sanitize import Report, sanitize
-from tipline.storage import delete_blob, new_blob_name, open_blob_for_read, open_blob_for_write
+from tipline.sealed import (
+    Part,
+    attachment_blob_open,
+    attachment_blob_write,
+    attachment_report_seal,
+)
+from tipline.storage import delete_blob, new_blob_name
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +66,7 @@ def _record_clean_blob_name(attachment: Attachment) -> None:
     # leaving an orphan behind.
     attachment.attempts += 1
     if not attachment.clean_blob:
-        attachment.clean_blob = new_blob_name("clean")
+        attachment.clean_blob = new_blob_name(Part.CLEAN)
     attachment.save(update_fields=["attempts", "clean_blob"])
 
 
@@ -89,23 +88,14 @@ def _clean_and_store(attachment: Attachment) -> None:
 
 
 def _sanitize_into_clean_blob(attachment: Attachment, tip_key: bytes) -> tuple[Report, int]:
-    with open_blob_for_read(attachment.raw_blob) as raw_file:
-        reader = DecryptingReader(raw_file, tip_key=tip_key, object_id=attachment.object_id("raw"))
-        with (
-            open_blob_for_write(attachment.clean_blob) as clean_file,
-            # Left unfinished if cleaning raises: a cut-off blob never reads as complete.
-            EncryptingWriter(
-                clean_file, tip_key=tip_key, object_id=attachment.object_id("clean")
-            ) as writer,
-        ):
-            with _ONE_FILE_AT_A_TIME:
-                report = sanitize(reader, writer, scratch_factory=EncryptedScratchFile)
-    return report, writer.plaintext_size
-
-
-def seal_report(*, attachment: Attachment, tip_key: bytes, report: Report) -> bytes:
-    document = json.dumps(report.to_dict(), ensure_ascii=False).encode("utf-8")
-    return encrypt_bytes(document, tip_key=tip_key, object_id=attachment.object_id("report"))
+    with (
+        attachment_blob_open(attachment, Part.RAW, tip_key=tip_key) as raw,
+        # Left unfinished if cleaning raises: a cut-off blob never reads as complete.
+        attachment_blob_write(attachment, Part.CLEAN, tip_key=tip_key) as clean,
+        _ONE_FILE_AT_A_TIME,
+    ):
+        report = sanitize(raw, clean.writer, scratch_factory=EncryptedScratchFile)
+    return report, clean.plaintext_size
 
 
 @transaction.atomic
@@ -114,7 +104,7 @@ def _mark_done(attachment: Attachment, *, tip_key: bytes, report: Report, stored
     attachment.stored_size = stored_size
     attachment.mime_type = report.mime[:100]
     attachment.sanitize_status = str(report.status)
-    attachment.report_sealed = seal_report(attachment=attachment, tip_key=tip_key, report=report)
+    attachment_report_seal(attachment, report, tip_key=tip_key)
     attachment.save()
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Sequence
@@ -12,7 +11,6 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from tipline.crypto import encrypt_bytes
 from tipline.intake.upload import EncryptedUpload
 from tipline.keyring import (
     active_pipeline_key,
@@ -21,7 +19,8 @@ from tipline.keyring import (
     tipline_is_open,
 )
 from tipline.models import Attachment, Tip
-from tipline.reading import attachment_report_lines
+from tipline.report_text import report_lines
+from tipline.sealed import attachment_name_seal, attachment_report_open, tip_content_seal
 
 logger = logging.getLogger(__name__)
 
@@ -38,13 +37,6 @@ def coarse_now() -> datetime:
     if hours >= 24:
         return now.replace(hour=0)
     return now - timedelta(hours=now.hour % hours)
-
-
-def seal_tip_content(*, tip: Tip, tip_key: bytes, note: str, links: Sequence[str]) -> bytes:
-    document = json.dumps({"note": note, "links": list(links)}, ensure_ascii=False)
-    return encrypt_bytes(
-        document.encode("utf-8"), tip_key=tip_key, object_id=tip.object_id("content")
-    )
 
 
 def _ensure_pipeline_recipient() -> None:
@@ -81,7 +73,7 @@ def tip_create(
         status_changed_on=received_on.date(),
         file_count=len(uploads),
     )
-    tip.content_sealed = seal_tip_content(tip=tip, tip_key=tip_key, note=note, links=links)
+    tip.content_sealed = tip_content_seal(tip=tip, tip_key=tip_key, note=note, links=links)
     tip.save()
     attachments = [
         _attachment_create(tip=tip, tip_key=tip_key, upload=upload, position=index)
@@ -103,9 +95,7 @@ def _attachment_create(
         received_size=upload.size,
         raw_blob=upload.blob,
     )
-    attachment.name_sealed = encrypt_bytes(
-        upload.name.encode("utf-8"), tip_key=tip_key, object_id=attachment.object_id("name")
-    )
+    attachment_name_seal(attachment, upload.name, tip_key=tip_key)
     attachment.save()
     return attachment
 
@@ -128,6 +118,6 @@ def received_files_summary(*, tip: Tip, tip_key: bytes) -> list[dict]:
     for attachment in tip.attachments.all():
         lines: list[str] = []
         if attachment.state == Attachment.State.DONE:
-            lines = attachment_report_lines(attachment, tip_key=tip_key)
+            lines = report_lines(attachment_report_open(attachment, tip_key=tip_key))
         summary.append({"size": attachment.received_size, "report": lines})
     return summary

@@ -2,8 +2,8 @@
 
 It is made from the clean blob, never from the raw upload, so nothing the
 sanitizer removed can come back through it, and it is encrypted under its own
-object id (``attachment.object_id("thumbnail")``), so it cannot be swapped with
-another object's blob. The plaintext JPEG lives only in memory.
+object id (see tipline/sealed.py), so it cannot be swapped with another
+object's blob. The plaintext JPEG lives only in memory.
 
 A thumbnail is a convenience: if one cannot be made, for whatever reason, the
 file is kept without one and a content-free warning is logged.
@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import logging
 
-from tipline.crypto import DecryptingReader, encrypt_bytes
 from tipline.models import Attachment
 from tipline.sanitize import Report, SanitizeStatus, thumbnail_jpeg
-from tipline.storage import delete_blob, new_blob_name, open_blob_for_read, write_blob
+from tipline.sealed import Part, attachment_blob_open, attachment_thumbnail_write
+from tipline.storage import delete_blob, new_blob_name
 
 logger = logging.getLogger(__name__)
 
@@ -61,19 +61,15 @@ def attachment_thumbnail_forget(attachment: Attachment) -> None:
 
 
 def _thumbnail_of_clean_blob(attachment: Attachment, tip_key: bytes) -> bytes | None:
-    with open_blob_for_read(attachment.clean_blob) as clean_file:
-        reader = DecryptingReader(
-            clean_file, tip_key=tip_key, object_id=attachment.object_id("clean")
-        )
-        return thumbnail_jpeg(reader, max_side=THUMBNAIL_MAX_SIDE)
+    with attachment_blob_open(attachment, Part.CLEAN, tip_key=tip_key) as clean:
+        return thumbnail_jpeg(clean, max_side=THUMBNAIL_MAX_SIDE)
 
 
 def _write_thumbnail_blob(attachment: Attachment, tip_key: bytes, jpeg: bytes) -> None:
-    sealed = encrypt_bytes(jpeg, tip_key=tip_key, object_id=attachment.object_id("thumbnail"))
     if not attachment.thumbnail_blob:
         # Recorded before writing, like the clean blob: a worker killed after
         # this point leaves the file ``received`` with this name, and the retry
         # rewrites the same blob instead of leaving an orphan behind.
-        attachment.thumbnail_blob = new_blob_name("thumbnail")
+        attachment.thumbnail_blob = new_blob_name(Part.THUMBNAIL)
         attachment.save(update_fields=["thumbnail_blob"])
-    write_blob(attachment.thumbnail_blob, sealed)
+    attachment_thumbnail_write(attachment, jpeg, tip_key=tip_key)

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile, StopUpload
 
-from tipline.crypto import EncryptingWriter, new_tip_key
-from tipline.storage import delete_blob, new_blob_name, open_blob_for_write
+from tipline.crypto import new_tip_key
+from tipline.sealed import BlobWriter, new_file_blob
+from tipline.storage import delete_blob
 
 FILES_FIELD = "files"
 
@@ -71,13 +72,8 @@ class EncryptingUploadHandler(FileUploadHandler):
         # Set once the tip's rows are committed; until then the blobs are discardable.
         self.committed = False
         self.total_bytes = 0
-        self._sink = None
-        self._writer: EncryptingWriter | None = None
+        self._writer: BlobWriter | None = None
         self._current: EncryptedUpload | None = None
-
-    def object_id(self, file_key_id: uuid.UUID) -> str:
-        # Must match Attachment.object_id("raw") once the rows exist.
-        return f"tip/{self.tip_key_id}/file/{file_key_id}/raw"
 
     def _refuse(self, code: str) -> None:
         self.refusal = UploadRefused(code)
@@ -91,13 +87,13 @@ class EncryptingUploadHandler(FileUploadHandler):
             raise SkipFile()
         if len(self.uploads) >= settings.TIPLINE_MAX_FILES:
             self._refuse("too_many_files")
-        blob = new_blob_name("raw")
-        self.created_blobs.append(blob)
         key_id = uuid.uuid4()
-        self._current = EncryptedUpload(name=self.file_name or "", size=0, key_id=key_id, blob=blob)
-        self._sink = open_blob_for_write(blob)
-        self._writer = EncryptingWriter(
-            self._sink, tip_key=self.tip_key, object_id=self.object_id(key_id)
+        self._writer = new_file_blob(
+            tip_key_id=self.tip_key_id, file_key_id=key_id, tip_key=self.tip_key
+        )
+        self.created_blobs.append(self._writer.name)
+        self._current = EncryptedUpload(
+            name=self.file_name or "", size=0, key_id=key_id, blob=self._writer.name
         )
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> None:
@@ -116,10 +112,9 @@ class EncryptingUploadHandler(FileUploadHandler):
         if self._writer is None or self._current is None:
             return None
         self._writer.close()
-        self._sink.close()
         upload = self._current
         self.uploads.append(upload)
-        self._writer = self._sink = self._current = None
+        self._writer = self._current = None
         return upload
 
     def upload_interrupted(self) -> None:
@@ -128,9 +123,7 @@ class EncryptingUploadHandler(FileUploadHandler):
     def _abort_current(self) -> None:
         if self._writer is not None:
             self._writer.abort()
-        if self._sink is not None:
-            self._sink.close()
-        self._writer = self._sink = self._current = None
+        self._writer = self._current = None
 
     def discard(self) -> None:
         """Delete every blob this request created: nothing partial is kept."""

@@ -30,7 +30,7 @@ from typing import BinaryIO
 from . import limits as limits_module
 from .common import Context, ScratchFactory, copy_stream
 from .limits import Limits, SanitizeError
-from .report import Removed, Report, SanitizeStatus, describe
+from .report import Removed, Report, SanitizeStatus
 from .sniff import FileKind, sniff
 from .thumbnail import thumbnail_jpeg
 
@@ -40,7 +40,6 @@ __all__ = [
     "Removed",
     "Report",
     "SanitizeStatus",
-    "describe",
     "sanitize",
     "sniff",
     "thumbnail_jpeg",

@@ -17,7 +17,7 @@ from django.utils import timezone
 from tipline.crypto import CryptoError
 from tipline.keyring import tip_key_open
 from tipline.models import Tip
-from tipline.reading import tip_content_open
+from tipline.sealed import tip_content_open
 from tipline.triage.access import Editor
 
 PREVIEW_CHARS = 140

@@ -5,14 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tipline.models import Attachment, Grant, RecipientKey, Tip
-from tipline.reading import (
+from tipline.report_text import report_lines
+from tipline.sanitize import SanitizeStatus
+from tipline.sealed import (
     TipContent,
     attachment_name_open,
-    attachment_report_lines,
+    attachment_report_open,
     editor_note_open,
     tip_content_open,
 )
-from tipline.sanitize import SanitizeStatus
 
 # Cleaned pictures of these types are shown inline; anything else is download-only.
 PREVIEWABLE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
@@ -77,7 +78,7 @@ def tip_page_build(tip: Tip, *, tip_key: bytes) -> TipPage:
             attachment,
             attachment_name_open(attachment, tip_key=tip_key),
             _shown_size(attachment),
-            attachment_report_lines(attachment, tip_key=tip_key),
+            report_lines(attachment_report_open(attachment, tip_key=tip_key)),
         )
         for attachment in tip.attachments.all()
     ]

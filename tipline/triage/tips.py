@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from tipline.audit import Action, audit_record
+from tipline.audit import Action, Actor, actor_of, audit_record
 from tipline.models import EditorNote, Tag, Tip
-from tipline.reading import editor_note_seal
+from tipline.sealed import editor_note_seal
 
 MAX_TAG_CHARS = 40
 
 
 @transaction.atomic
-def tip_status_set(*, tip: Tip, status: str, actor: AbstractBaseUser) -> bool:
+def tip_status_set(*, tip: Tip, status: str, actor: Actor) -> bool:
     if status not in Tip.Status.values:
         raise ValueError("unknown status")
     if tip.status == status:
@@ -23,7 +25,7 @@ def tip_status_set(*, tip: Tip, status: str, actor: AbstractBaseUser) -> bool:
     tip.status_changed_on = timezone.localdate()  # the retention period starts again
     tip.save(update_fields=["status", "status_changed_on"])
     audit_record(
-        actor=actor.get_username(),
+        actor=actor,
         action=Action.STATUS_CHANGED,
         tip_reference=tip.reference,
         detail={"from": previous, "to": status},
@@ -32,13 +34,17 @@ def tip_status_set(*, tip: Tip, status: str, actor: AbstractBaseUser) -> bool:
 
 
 @transaction.atomic
-def tip_assignee_set(
-    *, tip: Tip, assignee: AbstractBaseUser | None, actor: AbstractBaseUser
-) -> None:
+def tips_status_set(*, tips: Iterable[Tip], status: str, actor: Actor) -> int:
+    """One status for several tips, all or none; returns how many changed."""
+    return sum(tip_status_set(tip=tip, status=status, actor=actor) for tip in tips)
+
+
+@transaction.atomic
+def tip_assignee_set(*, tip: Tip, assignee: AbstractBaseUser | None, actor: Actor) -> None:
     tip.assignee = assignee
     tip.save(update_fields=["assignee"])
     audit_record(
-        actor=actor.get_username(),
+        actor=actor,
         action=Action.ASSIGNEE_CHANGED,
         tip_reference=tip.reference,
         detail={"to": assignee.get_username() if assignee else ""},
@@ -56,7 +62,7 @@ def tag_names_parse(text: str) -> list[str]:
 
 
 @transaction.atomic
-def tip_tags_set(*, tip: Tip, names: list[str], actor: AbstractBaseUser) -> None:
+def tip_tags_set(*, tip: Tip, names: list[str], actor: Actor) -> None:
     """Replace the tip's tags; unknown names become new tags (matched case-insensitively)."""
     tags = []
     for name in names:
@@ -64,7 +70,7 @@ def tip_tags_set(*, tip: Tip, names: list[str], actor: AbstractBaseUser) -> None
         tags.append(tag)
     tip.tags.set(tags)
     audit_record(
-        actor=actor.get_username(),
+        actor=actor,
         action=Action.TAGS_CHANGED,
         tip_reference=tip.reference,
         detail={"tags": [tag.name for tag in tags]},
@@ -77,5 +83,5 @@ def editor_note_add(*, tip: Tip, tip_key: bytes, body: str, author: AbstractBase
     note = EditorNote(tip=tip, author=author, written_at=timezone.now())
     editor_note_seal(note, body, tip_key=tip_key)
     note.save()
-    audit_record(actor=author.get_username(), action=Action.NOTE_ADDED, tip_reference=tip.reference)
+    audit_record(actor=actor_of(author), action=Action.NOTE_ADDED, tip_reference=tip.reference)
     return note

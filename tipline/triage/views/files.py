@@ -18,11 +18,18 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
 from tipline.audit import Action, audit_record
-from tipline.crypto import DecryptingReader, DecryptionError, decrypt_bytes
+from tipline.crypto import DecryptionError
 from tipline.export import safe_filename
 from tipline.models import Attachment
-from tipline.reading import attachment_name_open, attachment_report_lines
-from tipline.storage import open_blob_for_read, read_blob
+from tipline.report_text import report_lines
+from tipline.sealed import (
+    OpenBlob,
+    Part,
+    attachment_blob_open,
+    attachment_name_open,
+    attachment_report_open,
+    attachment_thumbnail_open,
+)
 from tipline.triage.access import OpenTip, staff_view, tip_open
 from tipline.triage.tip_page import PREVIEWABLE_TYPES, attachment_is_cleaned
 
@@ -45,28 +52,19 @@ def _attachment(opened: OpenTip, number: int) -> Attachment:
 class DecryptedStream:
     """The cleaned file, decrypted chunk by chunk as the response is sent.
 
-    Opened before the response starts, so a blob that fails its header or final
-    chunk check becomes an error page rather than a broken download. Django
-    calls ``close()`` when the response ends, even if it never started.
+    Opened before the response starts, so a blob that fails its header check
+    becomes an error page rather than a broken download. Django calls
+    ``close()`` when the response ends, even if it never started.
     """
 
     def __init__(self, attachment: Attachment, tip_key: bytes) -> None:
-        self._encrypted = open_blob_for_read(attachment.clean_blob)
-        try:
-            self._reader = DecryptingReader(
-                self._encrypted, tip_key=tip_key, object_id=attachment.object_id("clean")
-            )
-        except DecryptionError:
-            self._encrypted.close()
-            raise
+        self._blob: OpenBlob = attachment_blob_open(attachment, Part.CLEAN, tip_key=tip_key)
 
     def __iter__(self) -> Iterator[bytes]:
-        while chunk := self._reader.read(STREAM_CHUNK):
-            yield chunk
+        return self._blob.chunks(STREAM_CHUNK)
 
     def close(self) -> None:
-        self._reader.close()
-        self._encrypted.close()
+        self._blob.close()
 
 
 def _file_response(
@@ -129,7 +127,7 @@ def file_download(request: HttpRequest, reference: str, number: int) -> HttpResp
             "tip": opened.tip,
             "number": number,
             "name": name,
-            "report": attachment_report_lines(attachment, tip_key=opened.tip_key),
+            "report": report_lines(attachment_report_open(attachment, tip_key=opened.tip_key)),
         }
         return render(request, "staff/download_warning.html", context)
     return _served_file(
@@ -162,11 +160,7 @@ def file_thumbnail(request: HttpRequest, reference: str, number: int) -> HttpRes
     if not attachment.thumbnail_blob:
         raise Http404
     try:
-        jpeg = decrypt_bytes(
-            read_blob(attachment.thumbnail_blob),
-            tip_key=opened.tip_key,
-            object_id=attachment.object_id("thumbnail"),
-        )
+        jpeg = attachment_thumbnail_open(attachment, tip_key=opened.tip_key)
     except DecryptionError:
         return _damaged(request, opened)
     response = HttpResponse(jpeg, content_type="image/jpeg")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
@@ -12,12 +11,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
+from tipline.audit import actor_of
 from tipline.models import Tip
 from tipline.triage.access import staff_view
 from tipline.triage.accounts import staff_account_choices
 from tipline.triage.forms import BulkStatusForm, InboxFilterForm
 from tipline.triage.inbox import InboxFilters, inbox_tips, status_counts, tip_preview
-from tipline.triage.tips import tip_status_set
+from tipline.triage.tips import tips_status_set
 
 PAGE_SIZE = 50
 
@@ -96,9 +96,11 @@ def bulk_status(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, _("Choose one or more tips you can read, and a status."))
         return redirect("staff:inbox")
-    with transaction.atomic():
-        for tip in Tip.objects.filter(reference__in=form.cleaned_data["tips"]):
-            tip_status_set(tip=tip, status=form.cleaned_data["status"], actor=request.user)
+    tips_status_set(
+        tips=Tip.objects.filter(reference__in=form.cleaned_data["tips"]),
+        status=form.cleaned_data["status"],
+        actor=actor_of(request.user),
+    )
     count = len(form.cleaned_data["tips"])
     messages.success(
         request, ngettext("%(n)d tip updated.", "%(n)d tips updated.", count) % {"n": count}

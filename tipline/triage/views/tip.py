@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from tipline.audit import Action, audit_record
+from tipline.audit import Action, actor_of, audit_record
 from tipline.models import Grant, RecipientKey, RetentionPolicy, Tip
 from tipline.retention.policy import tip_deletion_date
 from tipline.retention.services import tip_legal_hold_set
@@ -123,7 +123,7 @@ def _change(
 @require_POST
 def tip_status(request: HttpRequest, reference: str) -> HttpResponse:
     def apply(opened: OpenTip, data: dict) -> None:
-        tip_status_set(tip=opened.tip, status=data["status"], actor=request.user)
+        tip_status_set(tip=opened.tip, status=data["status"], actor=actor_of(request.user))
 
     return _change(
         request, reference, lambda _: TipStatusForm(request.POST), apply, _("Status changed.")
@@ -136,7 +136,7 @@ def tip_assignee(request: HttpRequest, reference: str) -> HttpResponse:
     def apply(opened: OpenTip, data: dict) -> None:
         user_id = data["assignee"]
         assignee = get_user_model().objects.get(pk=user_id) if user_id else None
-        tip_assignee_set(tip=opened.tip, assignee=assignee, actor=request.user)
+        tip_assignee_set(tip=opened.tip, assignee=assignee, actor=actor_of(request.user))
 
     def make_form(_: OpenTip) -> TipAssigneeForm:
         return TipAssigneeForm(request.POST, staff_choices=staff_account_choices())
@@ -148,7 +148,9 @@ def tip_assignee(request: HttpRequest, reference: str) -> HttpResponse:
 @require_POST
 def tip_tags(request: HttpRequest, reference: str) -> HttpResponse:
     def apply(opened: OpenTip, data: dict) -> None:
-        tip_tags_set(tip=opened.tip, names=tag_names_parse(data["tags"]), actor=request.user)
+        tip_tags_set(
+            tip=opened.tip, names=tag_names_parse(data["tags"]), actor=actor_of(request.user)
+        )
 
     return _change(request, reference, lambda _: TipTagsForm(request.POST), apply, _("Tags saved."))
 

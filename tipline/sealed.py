@@ -1,0 +1,275 @@
+"""Every encrypted object of a tip: its identity, its part name, and how it is sealed and opened.
+
+A tip's objects are all encrypted under subkeys of the one tip key, each bound
+to the object's identity (its *object id*, ``tip/<tip key id>/...``), so a
+ciphertext moved from one object to another does not decrypt. This module is
+the only place that knows those identities and formats; the intake, the
+worker, the staff pages and the offline export all seal and open through it.
+
+Small objects live in database columns (``*_sealed``); large ones are blobs in
+the storage, written and read as chunked encrypted streams. Adding a kind of
+object means adding its ``Part``, its object id and its seal/open pair here.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import uuid
+from collections.abc import Iterator, Sequence
+from typing import TypedDict
+
+from tipline.crypto import (
+    DecryptingReader,
+    DecryptionError,
+    EncryptingWriter,
+    decrypt_bytes,
+    encrypt_bytes,
+)
+from tipline.models import Attachment, EditorNote, Tip
+from tipline.sanitize import Report
+from tipline.storage import (
+    new_blob_name,
+    open_blob_for_read,
+    open_blob_for_write,
+    read_blob,
+    write_blob,
+)
+
+
+class Part(enum.StrEnum):
+    """The last element of an object id: which object of the tip (or of its file) it is."""
+
+    CONTENT = "content"  # the note and the links, one JSON document (Tip.content_sealed)
+    NAME = "name"  # a file's name as the source's device gave it (Attachment.name_sealed)
+    REPORT = "report"  # what cleaning did to a file (Attachment.report_sealed)
+    RAW = "raw"  # blob: a file as it arrived; deleted once it is cleaned
+    CLEAN = "clean"  # blob: the cleaned file (the original when it could not be cleaned)
+    THUMBNAIL = "thumbnail"  # blob: a small JPEG made from a cleaned picture
+    EDITOR_NOTE = "editor-note"  # an editor's internal note (EditorNote.body_sealed)
+
+
+# The parts stored as blobs; each is also the blob name's first folder.
+BLOB_PARTS = (Part.RAW, Part.CLEAN, Part.THUMBNAIL)
+
+
+# --- Identities ---------------------------------------------------------------------
+
+
+def tip_object_id(tip_key_id: uuid.UUID, *parts: str) -> str:
+    """The identity an encrypted object of the tip with ``tip_key_id`` is bound to."""
+    return "/".join(["tip", str(tip_key_id), *parts])
+
+
+def file_object_id(*, tip_key_id: uuid.UUID, file_key_id: uuid.UUID, part: Part) -> str:
+    """A file's object id; the upload handler needs it before any row exists."""
+    return tip_object_id(tip_key_id, "file", str(file_key_id), part)
+
+
+def attachment_object_id(attachment: Attachment, part: Part) -> str:
+    return file_object_id(
+        tip_key_id=attachment.tip.key_id, file_key_id=attachment.key_id, part=part
+    )
+
+
+def editor_note_object_id(note: EditorNote) -> str:
+    return tip_object_id(note.tip.key_id, Part.EDITOR_NOTE, str(note.key_id))
+
+
+# --- Small objects in columns -----------------------------------------------------------
+
+
+class TipContent(TypedDict):
+    note: str
+    links: list[str]
+
+
+def tip_content_seal(*, tip: Tip, tip_key: bytes, note: str, links: Sequence[str]) -> bytes:
+    document = json.dumps({"note": note, "links": list(links)}, ensure_ascii=False)
+    return encrypt_bytes(
+        document.encode("utf-8"), tip_key=tip_key, object_id=tip_object_id(tip.key_id, Part.CONTENT)
+    )
+
+
+def tip_content_open(tip: Tip, *, tip_key: bytes) -> TipContent:
+    document = decrypt_bytes(
+        bytes(tip.content_sealed),
+        tip_key=tip_key,
+        object_id=tip_object_id(tip.key_id, Part.CONTENT),
+    )
+    return json.loads(document)
+
+
+def attachment_name_seal(attachment: Attachment, name: str, *, tip_key: bytes) -> None:
+    attachment.name_sealed = encrypt_bytes(
+        name.encode("utf-8"), tip_key=tip_key, object_id=attachment_object_id(attachment, Part.NAME)
+    )
+
+
+def attachment_name_open(attachment: Attachment, *, tip_key: bytes) -> str:
+    name = decrypt_bytes(
+        bytes(attachment.name_sealed),
+        tip_key=tip_key,
+        object_id=attachment_object_id(attachment, Part.NAME),
+    )
+    return name.decode("utf-8", "replace")
+
+
+def attachment_report_seal(attachment: Attachment, report: Report, *, tip_key: bytes) -> None:
+    document = json.dumps(report.to_dict(), ensure_ascii=False).encode("utf-8")
+    attachment.report_sealed = encrypt_bytes(
+        document, tip_key=tip_key, object_id=attachment_object_id(attachment, Part.REPORT)
+    )
+
+
+def attachment_report_open(attachment: Attachment, *, tip_key: bytes) -> Report | None:
+    """The sanitization report, or None while the file is not processed."""
+    if not attachment.report_sealed:
+        return None
+    document = decrypt_bytes(
+        bytes(attachment.report_sealed),
+        tip_key=tip_key,
+        object_id=attachment_object_id(attachment, Part.REPORT),
+    )
+    return Report.from_dict(json.loads(document))
+
+
+def editor_note_seal(note: EditorNote, body: str, *, tip_key: bytes) -> None:
+    note.body_sealed = encrypt_bytes(
+        body.encode("utf-8"), tip_key=tip_key, object_id=editor_note_object_id(note)
+    )
+
+
+def editor_note_open(note: EditorNote, *, tip_key: bytes) -> str:
+    body = decrypt_bytes(
+        bytes(note.body_sealed), tip_key=tip_key, object_id=editor_note_object_id(note)
+    )
+    return body.decode("utf-8")
+
+
+# --- Blobs -------------------------------------------------------------------------------
+
+
+class OpenBlob:
+    """A stored blob opened for reading: a seekable, decrypting file object.
+
+    The header is checked on opening, so a blob that is not this object's (or
+    is damaged at its start) raises ``DecryptionError`` here, with nothing left
+    open. ``close`` closes the reader and the storage's file together.
+    """
+
+    def __init__(self, name: str, *, tip_key: bytes, object_id: str) -> None:
+        self._encrypted = open_blob_for_read(name)
+        try:
+            self.reader = DecryptingReader(self._encrypted, tip_key=tip_key, object_id=object_id)
+        except DecryptionError:
+            self._encrypted.close()
+            raise
+
+    def read(self, size: int = -1) -> bytes:
+        return self.reader.read(size)
+
+    def chunks(self, size: int) -> Iterator[bytes]:
+        """The plaintext in pieces of ``size`` bytes (the last may be shorter)."""
+        while chunk := self.reader.read(size):
+            yield chunk
+
+    def close(self) -> None:
+        self.reader.close()
+        self._encrypted.close()
+
+    def __enter__(self) -> DecryptingReader:
+        return self.reader
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def attachment_blob_name(attachment: Attachment, part: Part) -> str:
+    names = {
+        Part.RAW: attachment.raw_blob,
+        Part.CLEAN: attachment.clean_blob,
+        Part.THUMBNAIL: attachment.thumbnail_blob,
+    }
+    return names[part]
+
+
+def attachment_blob_open(attachment: Attachment, part: Part, *, tip_key: bytes) -> OpenBlob:
+    """One of a file's blobs, decrypting as it is read (``with ... as reader:``)."""
+    return OpenBlob(
+        attachment_blob_name(attachment, part),
+        tip_key=tip_key,
+        object_id=attachment_object_id(attachment, part),
+    )
+
+
+class BlobWriter:
+    """A new blob written as an encrypted stream, chunk by chunk as the plaintext comes.
+
+    ``close`` finishes the stream (its last chunk is flagged) and makes the blob
+    durable; ``abort`` leaves it unfinished, so a cut-off blob can never read as
+    complete. Used as a context manager, an exception aborts.
+    """
+
+    def __init__(self, name: str, *, tip_key: bytes, object_id: str) -> None:
+        self.name = name
+        self._sink = open_blob_for_write(name)
+        self.writer = EncryptingWriter(self._sink, tip_key=tip_key, object_id=object_id)
+
+    @property
+    def plaintext_size(self) -> int:
+        return self.writer.plaintext_size
+
+    def write(self, data: bytes) -> int:
+        return self.writer.write(data)
+
+    def close(self) -> None:
+        self.writer.close()
+        self._sink.close()
+
+    def abort(self) -> None:
+        self.writer.abort()
+        self._sink.close()
+
+    def __enter__(self) -> BlobWriter:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def new_file_blob(*, tip_key_id: uuid.UUID, file_key_id: uuid.UUID, tip_key: bytes) -> BlobWriter:
+    """A raw blob for a file arriving now (before its row exists), under a fresh name."""
+    return BlobWriter(
+        new_blob_name(Part.RAW),
+        tip_key=tip_key,
+        object_id=file_object_id(tip_key_id=tip_key_id, file_key_id=file_key_id, part=Part.RAW),
+    )
+
+
+def attachment_blob_write(attachment: Attachment, part: Part, *, tip_key: bytes) -> BlobWriter:
+    """Write (or rewrite, on a retry) the file's blob of ``part`` under its recorded name."""
+    return BlobWriter(
+        attachment_blob_name(attachment, part),
+        tip_key=tip_key,
+        object_id=attachment_object_id(attachment, part),
+    )
+
+
+def attachment_thumbnail_write(attachment: Attachment, jpeg: bytes, *, tip_key: bytes) -> None:
+    """Store the thumbnail under the name recorded on the attachment (sealed whole: it is small)."""
+    sealed = encrypt_bytes(
+        jpeg, tip_key=tip_key, object_id=attachment_object_id(attachment, Part.THUMBNAIL)
+    )
+    write_blob(attachment.thumbnail_blob, sealed)
+
+
+def attachment_thumbnail_open(attachment: Attachment, *, tip_key: bytes) -> bytes:
+    return decrypt_bytes(
+        read_blob(attachment.thumbnail_blob),
+        tip_key=tip_key,
+        object_id=attachment_object_id(attachment, Part.THUMBNAIL),
+    )
