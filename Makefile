@@ -10,10 +10,13 @@ export PORT
 
 .PHONY: run test integration setup lint messages lock audit bench clean-venv
 
-$(VENV)/.installed: requirements.txt
+# A development checkout gets production's pins and the test tools on top
+# (requirements-dev.txt includes requirements.txt); a server installs only
+# requirements.txt (docs/deploy.md).
+$(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
 setup: $(VENV)/.installed
@@ -26,8 +29,7 @@ run: setup
 	@echo "Serving on http://127.0.0.1:$(PORT)/"
 	$(VENV)/bin/gunicorn --config config/gunicorn.conf.py config.wsgi
 
-test: setup
-	$(PY) -m ruff check .
+test: setup lint
 	$(PY) -m pytest -m "not integration and not browser"
 
 # Against the real parts: PostgreSQL, a Celery worker on Redis, SeaweedFS S3,
@@ -36,24 +38,45 @@ test: setup
 integration: setup
 	$(PY) -m pytest --ds=tests.integration_settings -m "integration or browser" tests/integration
 
+# Style, formatting and types; `make test` runs it first.
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 
 # Extract translatable strings (needs GNU gettext's xgettext).
 messages: $(VENV)/.installed
 	$(PY) manage.py makemessages --locale es --locale en --ignore '.venv/*' --ignore 'var/*' --no-obsolete
 
-# Re-pin every package after changing requirements.in.
+# Re-pin every package after changing requirements.in or requirements-dev.in:
+# production's set first, then the development tools on top of it.
 lock:
 	rm -rf /tmp/tipline-lock && $(PYTHON) -m venv /tmp/tipline-lock
 	/tmp/tipline-lock/bin/pip install --quiet -r requirements.in
-	(echo "# Every package pinned to an exact version (generated from requirements.in by \`make lock\`)."; \
+	(echo "# Every package production runs, pinned (generated from requirements.in by \`make lock\`)."; \
 	 /tmp/tipline-lock/bin/pip freeze) > requirements.txt
+	/tmp/tipline-lock/bin/pip install --quiet -r requirements-dev.in
+	(echo "# Test and development tools, pinned (generated from requirements-dev.in by \`make lock\`)."; \
+	 echo "-r requirements.txt"; \
+	 /tmp/tipline-lock/bin/pip freeze | grep -vxFf requirements.txt) > requirements-dev.txt
 
 # Needs a machine that reaches the vulnerability advisory service.
 audit: $(VENV)/.installed
 	$(PY) -m pip install --quiet pip-audit
 	$(VENV)/bin/pip-audit -r requirements.txt --strict
 
+# Every benchmark, each printing its figures beside a reference measured in the
+# same run. The purge runs on SQLite and on PostgreSQL, the inbox on PostgreSQL:
+# it must be running on 127.0.0.1:5432 (as .ci/run starts it).
+BENCH_PG ?= postgres://postgres@127.0.0.1:5432/tipline_bench
 bench: setup
 	$(PY) bench/crypto.py
+	$(PY) bench/upload.py
+	$(PY) bench/sanitize.py
+	$(PY) bench/purge.py
+	DATABASE_URL=$(BENCH_PG) $(PY) bench/purge.py
+	$(PY) bench/triage.py --database-url $(BENCH_PG)
+
+# Remove the virtual environment; the next `make run` or `make test` rebuilds it.
+clean-venv:
+	rm -rf $(VENV)

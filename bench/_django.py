@@ -20,6 +20,9 @@ def django_setup(data_dir: Path, database_url: str | None = None) -> None:
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     import django
 
+    from config.bootstrap import prepare_data_dir
+
+    prepare_data_dir()  # as manage.py does: the data dir and its generated key
     django.setup()
 
 

@@ -16,10 +16,23 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("tipline")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-# Task modules live in the concern packages (tipline/intake/tasks.py, ...).
-app.autodiscover_tasks(["tipline.intake", "tipline.retention"])
+# Task modules live in the concern packages (tipline/worker/tasks.py, ...).
+app.autodiscover_tasks(["tipline.worker", "tipline.retention"])
 
 DAILY_MAINTENANCE_TASK = "tipline.retention.tasks.daily_maintenance"
+
+
+@app.on_configure.connect
+def _data_dir_prepare(sender: Celery, **_kwargs) -> None:
+    # The start-up step of `celery -A config worker|beat`: the app reads
+    # Django's settings right after this signal, and they need the data dir
+    # and the generated key. Not at import: importing the settings imports
+    # this module (config/__init__.py), and that import must write nothing.
+    # In the web process, where the entry point already did it, this repeats
+    # nothing but a check that the files exist.
+    from config.bootstrap import prepare_data_dir
+
+    prepare_data_dir()
 
 
 @app.on_after_configure.connect
@@ -28,10 +41,10 @@ def _daily_schedule(sender: Celery, **_kwargs) -> None:
     # settings are still loading (config/__init__.py), and the hour is a setting.
     from django.conf import settings
 
-    sender.conf.timezone = "UTC"
-    sender.conf.beat_schedule = {
+    schedule = {
         "daily-maintenance": {
             "task": DAILY_MAINTENANCE_TASK,
             "schedule": crontab(minute=0, hour=settings.TIPLINE_DAILY_RUN_HOUR),
         }
     }
+    sender.conf.update(timezone="UTC", beat_schedule=schedule)

@@ -1,14 +1,16 @@
 """Reading settings from the environment, in the style of healthchecks' ``envbool``.
 
 Kept apart from ``settings.py`` so the helpers can be tested on their own and
-so the settings module reads as a list of decisions.
+so the settings module reads as a list of decisions. Every helper checks what
+it reads: a malformed or out-of-range value raises ``ConfigError`` with one
+line naming the variable.
 """
 
 from __future__ import annotations
 
 import os
-import secrets
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -35,17 +37,32 @@ def envbool(name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be true or false, not {value!r}")
 
 
-def envint(name: str, default: int) -> int:
+def envint(name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
+    """A whole number from ``minimum`` to ``maximum`` (both included; no upper bound if None)."""
     value = os.environ.get(name)
     if value is None or value == "":
-        return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise ConfigError(f"{name} must be a whole number, not {value!r}") from None
-    if number < 0:
-        raise ConfigError(f"{name} must not be negative")
+        number = default
+    else:
+        try:
+            number = int(value)
+        except ValueError:
+            raise ConfigError(f"{name} must be a whole number, not {value!r}") from None
+    if maximum is not None and not minimum <= number <= maximum:
+        raise ConfigError(f"{name} must be between {minimum} and {maximum}, not {number}")
+    if number < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, not {number}")
     return number
+
+
+def envchoice(name: str, default: str, choices: Sequence[str], *, ignore_case: bool = False) -> str:
+    """One of ``choices``, returned as spelled there (an empty value means the default)."""
+    value = os.environ.get(name) or default
+    for choice in choices:
+        if value == choice or (ignore_case and value.lower() == choice.lower()):
+            return choice
+    quoted = [repr(choice) for choice in choices]
+    allowed = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+    raise ConfigError(f"{name} must be {allowed}, not {value!r}")
 
 
 def envlist(name: str, default: str) -> list[str]:
@@ -71,29 +88,23 @@ def secret_from_env(name: str) -> str | None:
     return os.environ.get(name) or None
 
 
-def read_or_create_secret(path: Path, nbytes: int = 50) -> str:
-    """Read a generated secret from the data dir, creating it (mode 0600) on first start.
+def secret_configured(name: str) -> bool:
+    """Whether ``secret_from_env(name)`` has something to read (without reading it)."""
+    return bool(os.environ.get(f"{name}_FILE") or os.environ.get(name))
 
-    ``O_EXCL`` makes two processes starting at once agree on one secret: the
-    loser of the race reads what the winner wrote.
+
+def read_generated_secret(path: Path) -> str | None:
+    """A secret ``config.bootstrap`` generated into the data dir, or None if there is none yet.
+
+    A process starting alongside the one that creates the file may find it
+    still empty (``O_EXCL`` creates it before the value is written): wait a
+    moment for the value rather than fail.
     """
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return _read_existing_secret(path)
-    except OSError as exc:
-        raise ConfigError(f"cannot create {path}: {exc.strerror}") from None
-    value = secrets.token_urlsafe(nbytes)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(value + "\n")
-    return value
-
-
-def _read_existing_secret(path: Path) -> str:
-    # A process that lost the creation race may look before the winner wrote.
     for _attempt in range(40):
         try:
             value = path.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
         except OSError as exc:
             raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
         if value:

@@ -5,14 +5,14 @@ processes suit SQLite and slow uploads over Tor: a thread waiting on a slow
 client costs little, and the worker's heartbeat does not depend on it.
 """
 
-import os
-
+from config.env import envint, envstr
 from tipline.logging import scrubbed_logging_config
 
-bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+# Checked like the settings: a bad value stops gunicorn with one line naming it.
+bind = f"{envstr('HOST', '') or '127.0.0.1'}:{envint('PORT', 8000, minimum=1, maximum=65535)}"
 worker_class = "gthread"
-workers = int(os.environ.get("WEB_WORKERS", "2"))
-threads = int(os.environ.get("WEB_THREADS", "8"))
+workers = envint("WEB_WORKERS", 2, minimum=1)
+threads = envint("WEB_THREADS", 8, minimum=1)
 # A 1 GB video over Tor can take an hour: give up only on a silent client.
 timeout = 120
 graceful_timeout = 60
@@ -21,7 +21,7 @@ accesslog = None
 errorlog = "-"
 loglevel = "info"
 # Trust X-Forwarded-* only from the local reverse proxy.
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+forwarded_allow_ips = envstr("FORWARDED_ALLOW_IPS", "127.0.0.1")
 proc_name = "tipline-web"
 logconfig_dict = scrubbed_logging_config(
     root_level=None,

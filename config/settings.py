@@ -5,43 +5,65 @@ checkout runs on SQLite with files under ``TIPLINE_DATA_DIR`` and no other
 service. Defaults are the safe choice: DEBUG off, secure cookies, nothing
 cached, secrets generated into the data directory (mode 0600) on first start.
 
-A misconfiguration stops start-up with one readable line (``ConfigError`` is a
-``SystemExit``), never with a traceback that could bury the cause.
+Every value is checked here, at start-up: a malformed or out-of-range one
+stops the process with one readable line naming the variable (``ConfigError``
+is a ``SystemExit``), never with a traceback that could bury the cause.
+
+Importing this module writes nothing; it reads the environment and the files
+the environment names. The data directory and the generated secret key are
+made by ``config.bootstrap.prepare_data_dir()``, which every entry point
+(manage.py, config.wsgi, config.asgi, ``celery -A config``) runs first.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from config.bootstrap import CACHE_DIR_NAME, SECRET_KEY_FILE_NAME, data_dir
 from config.env import (
     ConfigError,
     envbool,
+    envchoice,
     envint,
     envlist,
     envstr,
-    read_or_create_secret,
+    read_generated_secret,
     secret_from_env,
 )
 from tipline.logging import scrubbed_logging_config
 
+# --- Paths and the data directory ---------------------------------------------------------
+
 BASE_DIR = Path(__file__).resolve().parent.parent
-DATA_DIR = Path(envstr("TIPLINE_DATA_DIR", str(BASE_DIR / "var"))).resolve()
+# Where the embedded default keeps everything: SQLite, blobs, generated secrets.
+DATA_DIR = data_dir()
 
+# --- Secrets ------------------------------------------------------------------------------
 
-def _ensure_private_dir(path: Path) -> Path:
-    try:
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"cannot create the data directory {path}: {exc.strerror}") from None
-    return path
+# SECRET_KEY (or SECRET_KEY_FILE) when set, else the key config.bootstrap
+# generated into the data dir. Every entry point generates it before Django
+# loads these settings. Imported any other way, on a data dir that has no key
+# yet, the settings stop with a line saying how to start: making up a key here
+# would write to disk on import, and one made up in memory would differ
+# between processes (every session and form signed by another one invalid).
+SECRET_KEY = secret_from_env("SECRET_KEY") or read_generated_secret(DATA_DIR / SECRET_KEY_FILE_NAME)
+if not SECRET_KEY:
+    raise ConfigError(
+        f"SECRET_KEY is not set and {DATA_DIR / SECRET_KEY_FILE_NAME} does not exist: start "
+        "through manage.py, config.wsgi, config.asgi or `celery -A config`, which create it"
+    )
 
+# The pipeline key's private half: readable by the worker only. It lets the
+# worker open raw uploads to sanitize them; tips drop its grant when done.
+TIPLINE_PIPELINE_KEY_FILE = Path(
+    envstr("TIPLINE_PIPELINE_KEY_FILE", str(DATA_DIR / "pipeline.key"))
+)
 
-_ensure_private_dir(DATA_DIR)
+# --- Django core --------------------------------------------------------------------------
 
-SECRET_KEY = secret_from_env("SECRET_KEY") or read_or_create_secret(DATA_DIR / "secret_key")
 DEBUG = envbool("DEBUG", False)
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost")
-CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -96,7 +118,32 @@ TEMPLATES = [
     },
 ]
 
-# --- Database -----------------------------------------------------------------
+# The newsroom's name for its tip line, shown in every page's header.
+TIPLINE_SITE_NAME = envstr("TIPLINE_SITE_NAME", "")
+
+# Internationalisation.
+LANGUAGE_CODE = "es"
+LANGUAGES = [("es", "Español"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+USE_TZ = True
+TIME_ZONE = "UTC"
+
+# Static files, served straight from the source tree by WhiteNoise: nothing to
+# collect before `make run`. Like every page, static files are sent with
+# no-store: a cached stylesheet is a trace of the visit in the source's browser.
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = None
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+# WhiteNoise sends `Access-Control-Allow-Origin: *` by default; nothing here is for other sites.
+WHITENOISE_ALLOW_ALL_ORIGINS = False
+
+# --- Database -----------------------------------------------------------------------------
+
+# Seconds a connection is reused (DATABASE_URL only; 0 = a new one per request).
+DATABASE_CONN_MAX_AGE = envint("DATABASE_CONN_MAX_AGE", 60, minimum=0)
 
 
 def _database() -> dict:
@@ -105,11 +152,11 @@ def _database() -> dict:
         import dj_database_url
 
         try:
-            config = dj_database_url.parse(url, conn_max_age=envint("DATABASE_CONN_MAX_AGE", 60))
+            config = dj_database_url.parse(url, conn_max_age=DATABASE_CONN_MAX_AGE)
         except Exception:  # noqa: BLE001 - the URL may hold a password: never echo it
             raise ConfigError("DATABASE_URL is not a valid database URL") from None
         config["CONN_HEALTH_CHECKS"] = True
-        return config
+        return dict(config)
     return {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": DATA_DIR / "tipline.sqlite3",
@@ -126,9 +173,9 @@ def _database() -> dict:
 DATABASES = {"default": _database()}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Storage of encrypted blobs --------------------------------------------------
+# --- Blob storage (encrypted uploads) -----------------------------------------------------
 
-TIPLINE_STORAGE = envstr("TIPLINE_STORAGE", "local")
+TIPLINE_STORAGE = envchoice("TIPLINE_STORAGE", "local", ["local", "s3"])
 
 
 def _blob_storage() -> dict:
@@ -141,27 +188,30 @@ def _blob_storage() -> dict:
                 "directory_permissions_mode": 0o700,
             },
         }
-    if TIPLINE_STORAGE == "s3":
-        bucket = envstr("AWS_STORAGE_BUCKET_NAME", "")
-        if not bucket:
-            raise ConfigError("TIPLINE_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME")
-        return {
-            "BACKEND": "storages.backends.s3.S3Storage",
-            "OPTIONS": {
-                "bucket_name": bucket,
-                "endpoint_url": envstr("AWS_S3_ENDPOINT_URL", "") or None,
-                "region_name": envstr("AWS_S3_REGION_NAME", "") or None,
-                "access_key": secret_from_env("AWS_ACCESS_KEY_ID"),
-                "secret_key": secret_from_env("AWS_SECRET_ACCESS_KEY"),
-                "location": envstr("AWS_LOCATION", ""),
-                "default_acl": "private",
-                "querystring_auth": True,
-                # Blob names are random and never reused: skip the existence check.
-                "file_overwrite": True,
-                "addressing_style": envstr("AWS_S3_ADDRESSING_STYLE", "") or None,
-            },
-        }
-    raise ConfigError(f"TIPLINE_STORAGE must be 'local' or 's3', not {TIPLINE_STORAGE!r}")
+    bucket = envstr("AWS_STORAGE_BUCKET_NAME", "")
+    if not bucket:
+        raise ConfigError("TIPLINE_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME")
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "endpoint_url": envstr("AWS_S3_ENDPOINT_URL", "") or None,
+            "region_name": envstr("AWS_S3_REGION_NAME", "") or None,
+            "access_key": secret_from_env("AWS_ACCESS_KEY_ID"),
+            "secret_key": secret_from_env("AWS_SECRET_ACCESS_KEY"),
+            "location": envstr("AWS_LOCATION", ""),
+            "default_acl": "private",
+            "querystring_auth": True,
+            # Blob names are random and never reused: skip the existence check.
+            "file_overwrite": True,
+            # Unset: boto3's default ("auto").
+            "addressing_style": (
+                envchoice("AWS_S3_ADDRESSING_STYLE", "auto", ["auto", "virtual", "path"])
+                if envstr("AWS_S3_ADDRESSING_STYLE", "")
+                else None
+            ),
+        },
+    }
 
 
 STORAGES = {
@@ -169,34 +219,9 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
-# The newsroom's name for its tip line, shown in every page's header.
-TIPLINE_SITE_NAME = envstr("TIPLINE_SITE_NAME", "")
-
-# --- Keys ------------------------------------------------------------------------
-
-# The pipeline key's private half: readable by the worker only. It lets the
-# worker open raw uploads to sanitize them; tips drop its grant when done.
-TIPLINE_PIPELINE_KEY_FILE = Path(
-    envstr("TIPLINE_PIPELINE_KEY_FILE", str(DATA_DIR / "pipeline.key"))
-)
-
-# --- Intake limits -----------------------------------------------------------------
-
-MIB = 1024 * 1024
-TIPLINE_MAX_FILE_BYTES = envint("TIPLINE_MAX_FILE_MB", 1024) * MIB
-TIPLINE_MAX_TIP_BYTES = envint("TIPLINE_MAX_TIP_MB", 2048) * MIB
-TIPLINE_MAX_FILES = envint("TIPLINE_MAX_FILES", 20)
-TIPLINE_MAX_NOTE_CHARS = envint("TIPLINE_MAX_NOTE_CHARS", 20000)
-TIPLINE_MAX_LINKS = envint("TIPLINE_MAX_LINKS", 20)
-# Received dates are stored coarsened to this many hours (24 = the day).
-TIPLINE_RECEIVED_GRANULARITY_HOURS = envint("TIPLINE_RECEIVED_GRANULARITY_HOURS", 24)
-
-# --- Abuse limit and cache (tipline.intake.ratelimit) ----------------------------
-# A flood of tips is limited for the whole installation, never per client: a
-# per-client limit needs an address (Tor users share exits, an onion service
-# sees none) and even a keyed hash of one is a record of who sent. The cache
-# holds one number, the tips accepted in the current clock hour; 0 = no limit.
-TIPLINE_MAX_TIPS_PER_HOUR = envint("TIPLINE_MAX_TIPS_PER_HOUR", 120)
+# --- Cache --------------------------------------------------------------------------------
+# It holds one thing: the hourly tip counter of tipline.intake.ratelimit (see
+# TIPLINE_MAX_TIPS_PER_HOUR below).
 
 
 def _cache() -> dict:
@@ -208,28 +233,16 @@ def _cache() -> dict:
         raise ConfigError("CACHE_URL must start with redis://, rediss:// or unix://")
     # Files, not memory: gunicorn's processes on one host share them, with no
     # other service to run. Kept out of the database so no dump or backup holds
-    # the counter; folder 0700, files 0600 (Django's own modes).
+    # the counter; folder 0700 (config.bootstrap), files 0600 (Django's own).
     return {
         "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-        "LOCATION": str(_ensure_private_dir(DATA_DIR / "cache")),
+        "LOCATION": str(DATA_DIR / CACHE_DIR_NAME),
     }
 
 
 CACHES = {"default": _cache()}
-# --- End of abuse limit and cache ------------------------------------------------
 
-# Form fields other than files are small; a large non-file body is an attack.
-DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
-DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
-# One more than the tip line's own limit, so the upload handler refuses first
-# with its own message ("at most 20 files") instead of a bare "broken upload".
-DATA_UPLOAD_MAX_NUMBER_FILES = TIPLINE_MAX_FILES + 1
-# Never spool an upload to a plaintext temp file: the intake view installs its
-# encrypting handler; these are what any other view would get.
-FILE_UPLOAD_HANDLERS = ["tipline.intake.upload.RefuseUploadHandler"]
-FILE_UPLOAD_MAX_MEMORY_SIZE = 0
-
-# --- Celery ------------------------------------------------------------------------
+# --- Celery -------------------------------------------------------------------------------
 
 CELERY_BROKER_URL = secret_from_env("CELERY_BROKER_URL") or ""
 # With no broker the pipeline runs in-process, so `make run` needs nothing else.
@@ -243,62 +256,67 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_TIME_LIMIT = envint("TIPLINE_TASK_TIME_LIMIT", 3600)
-CELERY_TASK_SOFT_TIME_LIMIT = max(CELERY_TASK_TIME_LIMIT - 60, 60)
+# The soft limit, a minute earlier, lets the task clean up; it is at least a
+# minute itself, so the hard limit must be two.
+CELERY_TASK_TIME_LIMIT = envint("TIPLINE_TASK_TIME_LIMIT", 3600, minimum=120)
+CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60
 # Redis hands an unacknowledged task to another worker after this long: keep it
 # above the time limit, or a file near the limit is cleaned twice at once.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
-# --- Internationalisation ------------------------------------------------------------
+# --- Intake limits ------------------------------------------------------------------------
 
-LANGUAGE_CODE = "es"
-LANGUAGES = [("es", "Español"), ("en", "English")]
-LOCALE_PATHS = [BASE_DIR / "locale"]
-USE_I18N = True
-USE_TZ = True
-TIME_ZONE = "UTC"
+# Not configuration: a unit. Read by tipline.intake.messages and
+# tipline.intake.views (MB in the refusal messages and on the form); to move there.
+_MIB = 1024 * 1024
+TIPLINE_MAX_FILE_BYTES = envint("TIPLINE_MAX_FILE_MB", 1024, minimum=1) * _MIB
+TIPLINE_MAX_TIP_BYTES = envint("TIPLINE_MAX_TIP_MB", 2048, minimum=1) * _MIB
+if TIPLINE_MAX_TIP_BYTES < TIPLINE_MAX_FILE_BYTES:
+    # Else a file under its own limit would be refused as "the tip is too large".
+    raise ConfigError(
+        f"TIPLINE_MAX_TIP_MB ({TIPLINE_MAX_TIP_BYTES // _MIB}) must not be smaller than "
+        f"TIPLINE_MAX_FILE_MB ({TIPLINE_MAX_FILE_BYTES // _MIB})"
+    )
+TIPLINE_MAX_FILES = envint("TIPLINE_MAX_FILES", 20, minimum=1)
+# A note and its links travel as form fields, which DATA_UPLOAD_MAX_MEMORY_SIZE
+# (below) caps at 256 KiB: 50,000 characters are at most 200 KB of UTF-8.
+TIPLINE_MAX_NOTE_CHARS = envint("TIPLINE_MAX_NOTE_CHARS", 20000, minimum=1, maximum=50000)
+TIPLINE_MAX_LINKS = envint("TIPLINE_MAX_LINKS", 20, minimum=0, maximum=100)
+# Received dates are stored coarsened to this many hours (24 = the day). The
+# hours of a day are cut into equal slots (tipline.intake.services.coarse_now),
+# so the number must divide 24.
+TIPLINE_RECEIVED_GRANULARITY_HOURS = envint(
+    "TIPLINE_RECEIVED_GRANULARITY_HOURS", 24, minimum=1, maximum=24
+)
+if 24 % TIPLINE_RECEIVED_GRANULARITY_HOURS:
+    raise ConfigError(
+        "TIPLINE_RECEIVED_GRANULARITY_HOURS must divide 24 (1, 2, 3, 4, 6, 8, 12 or 24), "
+        f"not {TIPLINE_RECEIVED_GRANULARITY_HOURS}"
+    )
+# A flood of tips is limited for the whole installation, never per client: a
+# per-client limit needs an address (Tor users share exits, an onion service
+# sees none) and even a keyed hash of one is a record of who sent. The cache
+# holds one number, the tips accepted in the current clock hour; 0 = no limit.
+TIPLINE_MAX_TIPS_PER_HOUR = envint("TIPLINE_MAX_TIPS_PER_HOUR", 120, minimum=0)
 
-# --- Static files ----------------------------------------------------------------------
+# Form fields other than files are small; a large non-file body is an attack.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
+# One more than the tip line's own limit, so the upload handler refuses first
+# with its own message ("at most 20 files") instead of a bare "broken upload".
+DATA_UPLOAD_MAX_NUMBER_FILES = TIPLINE_MAX_FILES + 1
+# Never spool an upload to a plaintext temp file: the intake view installs its
+# encrypting handler; these are what any other view would get.
+FILE_UPLOAD_HANDLERS = ["tipline.intake.upload.RefuseUploadHandler"]
+FILE_UPLOAD_MAX_MEMORY_SIZE = 0
 
-STATIC_URL = "/static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
-# Served straight from the source tree by WhiteNoise: nothing to collect
-# before `make run`. Like every page, static files are sent with no-store: a
-# cached stylesheet is a trace of the visit in the source's browser.
-STATIC_ROOT = None
-WHITENOISE_USE_FINDERS = True
-WHITENOISE_AUTOREFRESH = DEBUG
-# WhiteNoise sends `Access-Control-Allow-Origin: *` by default; nothing here is for other sites.
-WHITENOISE_ALLOW_ALL_ORIGINS = False
-
-# --- Sessions, cookies, transport --------------------------------------------------------
-
-# Browsers treat 127.0.0.1, localhost and .onion as secure contexts, so Secure
-# cookies work for `make run` and onion services as well as behind TLS.
-TIPLINE_SECURE_COOKIES = envbool("TIPLINE_SECURE_COOKIES", True)
-SESSION_COOKIE_SECURE = TIPLINE_SECURE_COOKIES
-CSRF_COOKIE_SECURE = TIPLINE_SECURE_COOKIES
-SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SAMESITE = "Strict"
-SESSION_EXPIRE_AT_BROWSER_CLOSE = True
-SESSION_COOKIE_AGE = envint("TIPLINE_SESSION_HOURS", 8) * 3600
-# A session cookie (no expiry) so nothing outlives the source's browser session.
-CSRF_COOKIE_AGE = None
-CSRF_COOKIE_SAMESITE = "Strict"
-CSRF_COOKIE_HTTPONLY = True
-CSRF_FAILURE_VIEW = "tipline.views.csrf_failure"
-# Django's security.W003 looks for the stock CsrfViewMiddleware by name; ours is
-# a subclass (tipline/csrf.py). tipline/checks.py checks for the subclass and,
-# in place of security.W016 (skipped once W003 fires), for the Secure cookie.
-SILENCED_SYSTEM_CHECKS = ["security.W003"]
-
-# --- Staff accounts --------------------------------------------------------------------------
+# --- Staff accounts and sign-in -----------------------------------------------------------
 
 LOGIN_URL = "staff:login"
 # Argon2id for staff passwords; the editor's private key is sealed separately
-# under Argon2id too (tipline.triage.accounts), with its own parameters.
+# under Argon2id too, with its own parameters (tipline.triage.accounts).
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -312,14 +330,14 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-# Argon2id cost of sealing an editor's private key under their password
-# (memory in KiB). Stored with each sealed key, so raising it later only
-# affects keys sealed from then on (a password change re-seals).
-TIPLINE_EDITOR_KEY_ARGON2 = {"memory_cost": 64 * 1024, "iterations": 3, "lanes": 4}
+# Only staff have sessions; the editor's key is forgotten with the session.
+SESSION_COOKIE_AGE = envint("TIPLINE_SESSION_HOURS", 8, minimum=1) * 3600
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 # Consecutive failed logins before an account locks; the lock lasts
-# TIPLINE_LOGIN_LOCK_MINUTES and doubles with each further failure (max a day).
-TIPLINE_LOGIN_FAILURES_BEFORE_LOCK = envint("TIPLINE_LOGIN_FAILURES_BEFORE_LOCK", 5)
-TIPLINE_LOGIN_LOCK_MINUTES = envint("TIPLINE_LOGIN_LOCK_MINUTES", 15)
+# TIPLINE_LOGIN_LOCK_MINUTES and doubles with each further failure, up to a
+# day (so a first lock longer than a day would be cut to one).
+TIPLINE_LOGIN_FAILURES_BEFORE_LOCK = envint("TIPLINE_LOGIN_FAILURES_BEFORE_LOCK", 5, minimum=1)
+TIPLINE_LOGIN_LOCK_MINUTES = envint("TIPLINE_LOGIN_LOCK_MINUTES", 15, minimum=1, maximum=1440)
 OTP_TOTP_ISSUER = TIPLINE_SITE_NAME or "Tip line"
 # The account lock above already limits guesses (and counts only attempts with
 # the right password). django-otp's own per-device delay on top would refuse a
@@ -327,21 +345,24 @@ OTP_TOTP_ISSUER = TIPLINE_SITE_NAME or "Tip line"
 OTP_TOTP_THROTTLE_FACTOR = 0
 OTP_STATIC_THROTTLE_FACTOR = 0
 
-# --- Retention and daily maintenance -------------------------------------------------------
+# --- Retention and the daily run ----------------------------------------------------------
 
 # Raw uploads nobody will process any more (an upload cut off by a crash, a
 # file the pipeline tried and failed on) are deleted after this many hours.
-TIPLINE_ABANDONED_UPLOAD_HOURS = envint("TIPLINE_ABANDONED_UPLOAD_HOURS", 72)
+TIPLINE_ABANDONED_UPLOAD_HOURS = envint("TIPLINE_ABANDONED_UPLOAD_HOURS", 72, minimum=1)
 # Tips deleted per transaction by the purge.
-TIPLINE_PURGE_BATCH_SIZE = envint("TIPLINE_PURGE_BATCH_SIZE", 200)
+TIPLINE_PURGE_BATCH_SIZE = envint("TIPLINE_PURGE_BATCH_SIZE", 200, minimum=1)
 # The hour (UTC) of the daily purge, sweep and notification (Celery beat, or
 # the web process itself in the embedded default).
-TIPLINE_DAILY_RUN_HOUR = envint("TIPLINE_DAILY_RUN_HOUR", 3)
+TIPLINE_DAILY_RUN_HOUR = envint("TIPLINE_DAILY_RUN_HOUR", 3, minimum=0, maximum=23)
+
+# --- Email --------------------------------------------------------------------------------
+
 # A fixed daily email to editors with an address ("check the tip line"): no
 # content, no count, the same every day, so the mail provider learns nothing.
 TIPLINE_NOTIFY_EMAIL = envbool("TIPLINE_NOTIFY_EMAIL", False)
 EMAIL_HOST = envstr("EMAIL_HOST", "")
-EMAIL_PORT = envint("EMAIL_PORT", 587)
+EMAIL_PORT = envint("EMAIL_PORT", 587, minimum=1, maximum=65535)
 EMAIL_HOST_USER = envstr("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = secret_from_env("EMAIL_HOST_PASSWORD") or ""
 EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", True)
@@ -352,19 +373,50 @@ EMAIL_BACKEND = (
     else "django.core.mail.backends.dummy.EmailBackend"
 )
 
+# --- Transport and security ---------------------------------------------------------------
+
+# Cookies. Browsers treat 127.0.0.1, localhost and .onion as secure contexts,
+# so Secure cookies work for `make run` and onion services as well as behind TLS.
+TIPLINE_SECURE_COOKIES = envbool("TIPLINE_SECURE_COOKIES", True)
+SESSION_COOKIE_SECURE = TIPLINE_SECURE_COOKIES
+CSRF_COOKIE_SECURE = TIPLINE_SECURE_COOKIES
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Strict"
+# A session cookie (no expiry) so nothing outlives the source's browser session.
+CSRF_COOKIE_AGE = None
+CSRF_COOKIE_SAMESITE = "Strict"
+CSRF_COOKIE_HTTPONLY = True
+CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
+CSRF_FAILURE_VIEW = "tipline.views.csrf_failure"
+# Django's security.W003 looks for the stock CsrfViewMiddleware by name; ours is
+# a subclass (tipline/csrf.py). tipline/checks.py checks for the subclass and,
+# in place of security.W016 (skipped once W003 fires), for the Secure cookie.
+SILENCED_SYSTEM_CHECKS = ["security.W003"]
+
+# TLS: behind it, redirect to HTTPS and send HSTS (0 seconds = no HSTS).
 TIPLINE_HTTPS = envbool("TIPLINE_HTTPS", False)
 if TIPLINE_HTTPS:
     SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", True)
-    SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 63072000)
+    SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 63072000, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", False)
 if envbool("TIPLINE_BEHIND_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "no-referrer"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+
+# Sent as Onion-Location (tipline.middleware), so Tor Browser offers the onion service.
 TIPLINE_ONION_URL = envstr("TIPLINE_ONION_URL", "")
+if TIPLINE_ONION_URL:
+    _onion = urlsplit(TIPLINE_ONION_URL)
+    if _onion.scheme not in {"http", "https"} or not (_onion.hostname or "").endswith(".onion"):
+        raise ConfigError(
+            f"TIPLINE_ONION_URL must be an http:// or https:// address ending in .onion, "
+            f"not {TIPLINE_ONION_URL!r}"
+        )
 
 # No inline script or style anywhere, nothing from another host, no framing.
 CONTENT_SECURITY_POLICY = {
@@ -378,12 +430,15 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
-# --- Logging -------------------------------------------------------------------------------
+# --- Logging ------------------------------------------------------------------------------
 
+LOG_LEVEL = envchoice(
+    "LOG_LEVEL", "INFO", ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], ignore_case=True
+)
 # Records pass a filter that removes anything shaped like a network address, and
 # Django's request logger never gets the request's client details.
 LOGGING = scrubbed_logging_config(
-    root_level=envstr("LOG_LEVEL", "INFO"),
+    root_level=LOG_LEVEL,
     loggers={
         # Its records carry the request; 4xx noise says nothing we need.
         "django.request": {"level": "ERROR"},

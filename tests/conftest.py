@@ -8,9 +8,22 @@ from pathlib import Path
 
 import pytest
 
+from tipline.audit import COMMAND_LINE_ACTOR
 from tipline.crypto import PrivateKey
 
 RECOVERY_PASSPHRASE = "correct horse battery staple"
+
+
+@pytest.fixture(autouse=True)
+def cheap_editor_keys(monkeypatch) -> None:
+    """Staff accounts are made in many tests: 8 MiB of Argon2id instead of 64 keeps the
+    suite fast. The sealed key records its parameters, so nothing else differs."""
+    from tipline.crypto import Argon2Params
+
+    monkeypatch.setattr(
+        "tipline.accounts.services.EDITOR_KEY_ARGON2",
+        Argon2Params(memory_cost=8 * 1024, iterations=1, lanes=1),
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -39,7 +52,7 @@ def pipeline_key(db, tmp_path: Path, settings):
 
     settings.TIPLINE_PIPELINE_KEY_FILE = tmp_path / "pipeline.key"
     pipeline_private_key.cache_clear()
-    recipient = pipeline_key_ensure()
+    recipient = pipeline_key_ensure(actor=COMMAND_LINE_ACTOR)
     yield recipient
     pipeline_private_key.cache_clear()
 
@@ -66,7 +79,9 @@ def recovery_key(db, tmp_path: Path, monkeypatch) -> RecoveryKey:
         Argon2Params(memory_cost=8 * 1024, iterations=1, lanes=1),
     )
 
-    created = recovery_key_create(passphrase=RECOVERY_PASSPHRASE)
+    created = recovery_key_create(
+        actor=COMMAND_LINE_ACTOR, deliver=lambda armored: None, passphrase=RECOVERY_PASSPHRASE
+    )
     path = tmp_path / "recovery.key"
     path.write_text(created.armored_private_key, encoding="ascii")
     private_key = recovery_private_key_load(path=path, passphrase=RECOVERY_PASSPHRASE)

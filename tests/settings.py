@@ -1,7 +1,9 @@
 """Test settings: the project's settings with a throw-away data directory.
 
 The environment is set before ``config.settings`` is imported, because the
-settings read it at import time (and generate secrets into the data dir).
+settings read it at import time; then the data dir is prepared as every entry
+point does before Django starts (``config.bootstrap``: the folder, its cache
+folder and the generated secret key).
 """
 
 import os
@@ -9,7 +11,11 @@ import tempfile
 
 os.environ.setdefault("TIPLINE_DATA_DIR", tempfile.mkdtemp(prefix="tipline-test-data-"))
 
-from config.settings import *  # noqa: F403
+from config.bootstrap import prepare_data_dir  # noqa: E402
+
+prepare_data_dir()
+
+from config.settings import *  # noqa: E402,F403
 
 # Tests run over plain HTTP through Django's test client.
 SESSION_COOKIE_SECURE = False
@@ -20,10 +26,10 @@ CSRF_COOKIE_SECURE = False
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}  # noqa: F405
 
-# Staff accounts are made in many tests: cheap hashing keeps the suite fast.
-# The real costs are exercised by tests that ask for them explicitly.
+# Staff accounts are made in many tests: cheap hashing keeps the suite fast
+# (tests/conftest.py makes their keys' Argon2id cheap too). The real costs are
+# exercised by tests that ask for them explicitly.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-TIPLINE_EDITOR_KEY_ARGON2 = {"memory_cost": 8 * 1024, "iterations": 1, "lanes": 1}
 
 # The hourly tip counter (tipline.intake.ratelimit) must not carry over from
 # test to test: a suite sending more tips than the limit would start failing

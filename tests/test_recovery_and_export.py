@@ -11,7 +11,7 @@ from django.test import Client
 
 from tests.intake.helpers import submit_tip
 from tipline.crypto import sealed_key_params
-from tipline.export import safe_filename
+from tipline.filenames import safe_filename
 from tipline.keyring import dearmor_recovery_key
 from tipline.models import Grant, RecipientKey, Tip
 

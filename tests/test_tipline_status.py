@@ -7,7 +7,8 @@ import io
 import pytest
 from django.core.management import call_command
 
-from tipline.triage.accounts import editor_create
+from tipline.accounts.services import editor_create
+from tipline.audit import COMMAND_LINE_ACTOR
 
 pytestmark = pytest.mark.django_db
 
@@ -31,6 +32,6 @@ def test_with_a_recovery_key_it_is_open_and_asks_for_a_staff_account(recovery_ke
 
 
 def test_with_an_editor_nothing_more_is_asked(recovery_key):
-    editor_create(username="ana", password="a long editor password 42")
+    editor_create(actor=COMMAND_LINE_ACTOR, username="ana", password="a long editor password 42")
     text = status()
     assert "is open" in text and "create_editor" not in text

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, NewType
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -49,6 +51,9 @@ def actor_of(user: AbstractBaseUser) -> Actor:
 
 # An arbitrary constant naming the lock that serialises appends on PostgreSQL.
 _PG_ADVISORY_LOCK_ID = 0x7419_A0D1
+# Entries per INSERT of ``audit_record_many`` (Django splits further where the
+# database limits parameters, as SQLite does).
+_INSERT_BATCH = 500
 
 
 class Action:
@@ -75,6 +80,8 @@ class Action:
     UPLOADS_SWEPT = "uploads_swept"
     SECOND_FACTOR_RESET = "second_factor_reset"
     RECOVERY_KEY_ROTATED = "recovery_key_rotated"
+    RECOVERY_KEY_CREATED = "recovery_key_created"
+    PIPELINE_KEY_REGISTERED = "pipeline_key_registered"
 
 
 def entry_hash(*, previous_hash: str, fields: dict[str, Any]) -> str:
@@ -100,26 +107,82 @@ def _lock_the_chain() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_PG_ADVISORY_LOCK_ID])
 
 
+@dataclass(frozen=True)
+class NewEntry:
+    """An entry to append with ``audit_record_many``: the fields ``audit_record`` takes."""
+
+    actor: Actor
+    action: str
+    tip_reference: str = ""
+    detail: dict[str, Any] | None = None
+
+
+def _chained(*, previous_hash: str, at: datetime, new: NewEntry) -> AuditEntry:
+    """The entry ``new`` chained to ``previous_hash``, hash computed, not saved yet."""
+    entry = AuditEntry(
+        at=at,
+        actor=new.actor,
+        action=new.action,
+        tip_reference=new.tip_reference,
+        detail=new.detail or {},
+        previous_hash=previous_hash,
+    )
+    entry.entry_hash = entry_hash(previous_hash=previous_hash, fields=_hashed_fields(entry))
+    return entry
+
+
+def _last_hash() -> str:
+    last = AuditEntry.objects.order_by("-id").values_list("entry_hash", flat=True).first()
+    return last or GENESIS_HASH
+
+
+def _now() -> datetime:
+    # Microseconds are dropped so the stored value and the hashed one agree on
+    # every database.
+    return timezone.now().replace(microsecond=0)
+
+
 @transaction.atomic
 def audit_record(
     *, actor: Actor, action: str, tip_reference: str = "", detail: dict[str, Any] | None = None
 ) -> AuditEntry:
     """Append one entry to the chain."""
     _lock_the_chain()
-    last = AuditEntry.objects.order_by("-id").values_list("entry_hash", flat=True).first()
-    entry = AuditEntry(
-        # Microseconds are dropped so the stored value and the hashed one agree
-        # on every database.
-        at=timezone.now().replace(microsecond=0),
-        actor=actor,
-        action=action,
-        tip_reference=tip_reference,
-        detail=detail or {},
-        previous_hash=last or GENESIS_HASH,
+    entry = _chained(
+        previous_hash=_last_hash(),
+        at=_now(),
+        new=NewEntry(actor=actor, action=action, tip_reference=tip_reference, detail=detail),
     )
-    entry.entry_hash = entry_hash(previous_hash=entry.previous_hash, fields=_hashed_fields(entry))
     entry.save()
     return entry
+
+
+@transaction.atomic(savepoint=False)
+def audit_record_many(entries: Iterable[NewEntry]) -> list[AuditEntry]:
+    """Append several entries, in their order, as ``audit_record`` would one after the other.
+
+    The chain is locked and its last hash read once; each entry is chained to
+    the one before it (the first to the chain's last), and all are inserted
+    together. They share one time: they are written in one transaction.
+
+    Called inside a transaction, it takes no savepoint: if the append fails,
+    the caller's transaction cannot commit either, so what the entries record
+    (the purge's deletions) never commits without them.
+    """
+    news = list(entries)
+    if not news:
+        return []
+    _lock_the_chain()
+    previous = _last_hash()
+    at = _now()
+    chained = []
+    for new in news:
+        entry = _chained(previous_hash=previous, at=at, new=new)
+        chained.append(entry)
+        previous = entry.entry_hash
+    # One INSERT per batch (SQLite's limit on parameters may split it): ids are
+    # given in list order, which is the chain's order (``audit_verify`` walks ids).
+    return AuditEntry.objects.bulk_create(chained, batch_size=_INSERT_BATCH)
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,13 @@ admin asked for it, on a machine they chose, with the offline key.
 from __future__ import annotations
 
 import os
-import unicodedata
 from pathlib import Path
 
 from tipline.crypto import PrivateKey
+from tipline.filenames import safe_filename
 from tipline.keyring import tip_key_unwrap
 from tipline.models import Attachment, RecipientKey, Tip
+from tipline.private_files import private_file_create, private_file_write
 from tipline.report_text import report_lines
 from tipline.sealed import (
     Part,
@@ -24,43 +25,7 @@ from tipline.sealed import (
 )
 from tipline.storage import copy_stream
 
-MAX_NAME_BYTES = 150
-WINDOWS_RESERVED = {
-    "CON",
-    "PRN",
-    "AUX",
-    "NUL",
-    *(f"COM{i}" for i in range(1, 10)),
-    *(f"LPT{i}" for i in range(1, 10)),
-}
-UNSAFE_CHARS = set('<>:"/\\|?*')
 NOT_CLEANED_YET = "ORIGINAL, NOT YET CLEANED: may still hold metadata"
-
-
-def safe_filename(name: str, *, fallback: str) -> str:
-    """A name that is safe on any file system and cannot hide its real extension.
-
-    Drops path separators, control and bidirectional-override characters (a
-    right-to-left override can make ``gpj.exe`` read as ``exe.jpg``), leading
-    dots, and Windows device names; keeps the extension when shortening.
-    """
-    name = unicodedata.normalize("NFC", name)
-    kept = "".join(
-        "_" if char in UNSAFE_CHARS else char
-        for char in name
-        if unicodedata.category(char)[0] != "C"  # Cc control, Cf format (bidi), Co, Cn
-    )
-    kept = kept.strip().lstrip(".").strip()
-    stem, dot, extension = kept.rpartition(".")
-    if not dot:
-        stem, extension = kept, ""
-    if not stem or stem.upper().split(".")[0] in WINDOWS_RESERVED:
-        stem = f"_{stem}" if stem else fallback
-    extension = extension[:16]
-    suffix = f".{extension}" if extension else ""
-    while len((stem + suffix).encode("utf-8")) > MAX_NAME_BYTES:
-        stem = stem[:-1]
-    return stem + suffix
 
 
 def _unique(name: str, taken: set[str]) -> str:
@@ -74,9 +39,7 @@ def _unique(name: str, taken: set[str]) -> str:
 
 
 def _write_text(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
+    private_file_write(path, text)
 
 
 def tip_export(
@@ -115,17 +78,13 @@ def _export_attachment(
         return [f"{name}: not available ({attachment.get_state_display()})"]
     with (
         attachment_blob_open(attachment, part, tip_key=tip_key) as decrypted,
-        open(_new_file(folder / "files" / name), "wb") as plain,
+        os.fdopen(private_file_create(folder / "files" / name), "wb") as plain,
     ):
         copy_stream(decrypted, plain)
     report = _report_lines(attachment, tip_key=tip_key)
     _write_text(folder / "files" / f"{name}.report.txt", "\n".join(report) + "\n")
     state = "cleaned copy" if part == Part.CLEAN else NOT_CLEANED_YET
     return [f"{name}: {state}", *(f"  {line}" for line in report)]
-
-
-def _new_file(path: Path) -> int:
-    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
 
 
 def _report_lines(attachment: Attachment, *, tip_key: bytes) -> list[str]:

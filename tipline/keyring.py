@@ -9,7 +9,7 @@ the worker only.
 from __future__ import annotations
 
 import base64
-import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from tipline.audit import Action, Actor, audit_record
 from tipline.crypto import (
     Argon2Params,
     CryptoError,
@@ -29,6 +30,7 @@ from tipline.crypto import (
     wrap_key,
 )
 from tipline.models import Grant, RecipientKey, Tip
+from tipline.private_files import private_dir_ensure, private_file_write
 
 TIP_KEY_PURPOSE = "tip-key"
 # The recovery key is unsealed rarely and offline, and whoever steals its file
@@ -81,7 +83,7 @@ def tip_key_wrap(*, tip: Tip, tip_key: bytes, public_key: PublicKey) -> bytes:
     return wrap_key(tip_key, public_key, purpose=TIP_KEY_PURPOSE, object_id=str(tip.key_id))
 
 
-def tip_key_open(*, tip: Tip, wrapped_key: bytes, private_key: PrivateKey) -> bytes:
+def tip_key_open(*, tip: Tip, wrapped_key: bytes | memoryview, private_key: PrivateKey) -> bytes:
     """The tip key out of a grant's ``wrapped_key`` (when the row is already at hand)."""
     return unwrap_key(
         bytes(wrapped_key), private_key, purpose=TIP_KEY_PURPOSE, object_id=str(tip.key_id)
@@ -118,6 +120,7 @@ class RecoveryKeyCreated:
     recipient: RecipientKey
     armored_private_key: str
     regranted_tips: int
+    previous_fingerprint: str = ""  # empty when there was no recovery key before
 
 
 def armor_recovery_key(sealed: bytes, fingerprint: str) -> str:
@@ -149,13 +152,40 @@ def recovery_private_key_load(*, path: Path, passphrase: str) -> PrivateKey:
 
 @transaction.atomic
 def recovery_key_create(
-    *, passphrase: str, rotate: bool = False, old_private_key: PrivateKey | None = None
+    *,
+    actor: Actor,
+    passphrase: str,
+    deliver: Callable[[str], None],
+    rotate: bool = False,
+    old_private_key: PrivateKey | None = None,
 ) -> RecoveryKeyCreated:
-    """Create the installation's recovery key; on rotation, re-grant every tip to it.
+    """Create the installation's recovery key, on record; on rotation, re-grant every tip to it.
 
-    Re-granting needs the old private key: without it, tips that arrived before
-    the rotation stay readable through the old recovery file and editors only.
+    ``deliver`` receives the sealed private key (armored text) inside the
+    transaction: if it raises (the key file cannot be written), no key is
+    registered whose private half would be lost. Re-granting needs the old
+    private key: without it, tips that arrived before the rotation stay
+    readable through the old recovery file and editors only.
     """
+    created = _recovery_key_replace(
+        passphrase=passphrase, rotate=rotate, old_private_key=old_private_key
+    )
+    deliver(created.armored_private_key)
+    audit_record(
+        actor=actor,
+        action=Action.RECOVERY_KEY_ROTATED if rotate else Action.RECOVERY_KEY_CREATED,
+        detail={
+            "fingerprint": created.recipient.fingerprint,
+            "previous": created.previous_fingerprint,
+            "tips_granted": created.regranted_tips,
+        },
+    )
+    return created
+
+
+def _recovery_key_replace(
+    *, passphrase: str, rotate: bool, old_private_key: PrivateKey | None
+) -> RecoveryKeyCreated:
     current = (
         RecipientKey.objects.select_for_update()
         .filter(active=True, kind=RecipientKey.Kind.RECOVERY)
@@ -173,7 +203,8 @@ def recovery_key_create(
         regranted = _regrant_all(old=current, old_private_key=old_private_key, new=recipient)
     sealed = seal_private_key(private_key, passphrase, params=RECOVERY_KEY_ARGON2)
     armored = armor_recovery_key(sealed, recipient.fingerprint)
-    return RecoveryKeyCreated(recipient, armored, regranted)
+    previous = current.fingerprint if current is not None else ""
+    return RecoveryKeyCreated(recipient, armored, regranted, previous)
 
 
 def _regrant_all(*, old: RecipientKey, old_private_key: PrivateKey, new: RecipientKey) -> int:
@@ -198,9 +229,13 @@ class RecoveryKeyRotated:
 
 @transaction.atomic
 def recovery_key_rotate(
-    *, passphrase: str, editor_recipient: RecipientKey, editor_private_key: PrivateKey
+    *,
+    actor: Actor,
+    passphrase: str,
+    editor_recipient: RecipientKey,
+    editor_private_key: PrivateKey,
 ) -> RecoveryKeyRotated:
-    """A new recovery key, granted every tip the rotating editor can read.
+    """A new recovery key, granted every tip the rotating editor can read; on record.
 
     For the staff interface, where the old key file is not at hand but the
     admin's own key is. The old recovery key becomes inactive and keeps its
@@ -210,8 +245,7 @@ def recovery_key_rotate(
     """
     if editor_private_key.public_key().to_bytes() != bytes(editor_recipient.public_key):
         raise KeyringError("this private key does not belong to the editor's key")
-    previous = active_recovery_key()
-    created = recovery_key_create(passphrase=passphrase, rotate=True)
+    created = _recovery_key_replace(passphrase=passphrase, rotate=True, old_private_key=None)
     new = created.recipient
     regranted = 0
     readable = Grant.objects.filter(recipient=editor_recipient, tip__purging=False)
@@ -222,13 +256,20 @@ def recovery_key_rotate(
         grant_create(tip=grant.tip, recipient=new, tip_key=tip_key)
         regranted += 1
     not_granted = Tip.objects.filter(purging=False).exclude(grants__recipient=new).count()
-    return RecoveryKeyRotated(
-        new,
-        created.armored_private_key,
-        previous.fingerprint if previous else "",
-        regranted,
-        not_granted,
+    rotated = RecoveryKeyRotated(
+        new, created.armored_private_key, created.previous_fingerprint, regranted, not_granted
     )
+    audit_record(
+        actor=actor,
+        action=Action.RECOVERY_KEY_ROTATED,
+        detail={
+            "fingerprint": new.fingerprint,
+            "previous": rotated.previous_fingerprint,
+            "tips_granted": regranted,
+            "tips_not_granted": not_granted,
+        },
+    )
+    return rotated
 
 
 def recovery_key_coverage(recipient: RecipientKey | None) -> tuple[int, int]:
@@ -244,10 +285,8 @@ def recovery_key_coverage(recipient: RecipientKey | None) -> tuple[int, int]:
 
 
 def _write_new_private_key_file(path: Path, private_key: PrivateKey) -> None:
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(private_key.to_bytes())
+    private_dir_ensure(path.parent)
+    private_file_write(path, private_key.to_bytes())
 
 
 @lru_cache(maxsize=1)
@@ -267,7 +306,7 @@ def active_pipeline_key() -> RecipientKey | None:
 
 
 @transaction.atomic
-def pipeline_key_ensure() -> RecipientKey:
+def pipeline_key_ensure(*, actor: Actor) -> RecipientKey:
     """Make sure the pipeline key exists on disk and its public half is registered.
 
     Run where the worker runs (``make run`` does it for the embedded default).
@@ -283,4 +322,13 @@ def pipeline_key_ensure() -> RecipientKey:
     if current is not None and bytes(current.public_key) == public_key.to_bytes():
         return current
     RecipientKey.objects.filter(active=True, kind=RecipientKey.Kind.PIPELINE).update(active=False)
-    return recipient_key_register(kind=RecipientKey.Kind.PIPELINE, public_key=public_key)
+    registered = recipient_key_register(kind=RecipientKey.Kind.PIPELINE, public_key=public_key)
+    audit_record(
+        actor=actor,
+        action=Action.PIPELINE_KEY_REGISTERED,
+        detail={
+            "fingerprint": registered.fingerprint,
+            "previous": current.fingerprint if current is not None else "",
+        },
+    )
+    return registered

@@ -68,6 +68,18 @@ class RecipientKey(models.Model):
         return f"{self.kind} key {self.fingerprint}"
 
 
+class Tag(models.Model):
+    """A newsroom label such as "drugs" or "Sinaloa". Names are staff-chosen, not tip content."""
+
+    name = models.CharField(max_length=40, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Tip(models.Model):
     class Status(models.TextChoices):
         NEW = "new", _("New")
@@ -94,7 +106,7 @@ class Tip(models.Model):
         on_delete=models.SET_NULL,
         related_name="assigned_tips",
     )
-    tags = models.ManyToManyField("Tag", blank=True, related_name="tips")
+    tags = models.ManyToManyField(Tag, blank=True, related_name="tips")
     # Retention: the period runs from the day the tip reached its status, so a
     # tip discarded today gets the whole "discarded" period from today.
     status_changed_on = models.DateField(default=timezone.localdate)
@@ -160,18 +172,6 @@ class Grant(models.Model):
             models.UniqueConstraint(fields=["tip", "recipient"], name="one_grant_per_recipient")
         ]
         indexes = [models.Index(fields=["recipient", "tip"], name="grant_recipient_tip")]
-
-
-class Tag(models.Model):
-    """A newsroom label such as "drugs" or "Sinaloa". Names are staff-chosen, not tip content."""
-
-    name = models.CharField(max_length=40, unique=True)
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
 
 
 class EditorNote(models.Model):

@@ -27,6 +27,8 @@ from typing import Any, BinaryIO
 from django.core.files import File
 from django.core.files.storage import FileSystemStorage, Storage, default_storage
 
+from tipline.private_files import private_dir_ensure, private_file_create
+
 logger = logging.getLogger(__name__)
 
 # Every blob name is ``<kind>/<first two hex digits>/<32 hex digits>``. The sweep
@@ -52,7 +54,7 @@ class DurableFile(File):
     """
 
     def close(self) -> None:
-        if not self.closed:
+        if not self.closed and self.file is not None:  # not closed: a file is there
             self.file.flush()
             _coarsen_times(self.file.fileno())
             os.fsync(self.file.fileno())
@@ -83,8 +85,8 @@ class BlobFileSystemStorage(FileSystemStorage):
         if "w" not in mode:
             return super().open(name, mode)
         path = self.path(name)
-        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        private_dir_ensure(os.path.dirname(path))
+        fd = private_file_create(path, replace=True)
         return DurableFile(os.fdopen(fd, "wb"), name=name)
 
 
@@ -117,7 +119,7 @@ def write_blob(name: str, data: bytes) -> None:
 
 def is_blob_name(name: str) -> bool:
     match = _BLOB_NAME.match(name)
-    return bool(match) and match.group(2).startswith(match.group(1))
+    return match is not None and match.group(2).startswith(match.group(1))
 
 
 def delete_blob(name: str) -> bool:

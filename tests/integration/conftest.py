@@ -217,10 +217,11 @@ def real_services(seaweedfs, celery_worker_process, recovery_key) -> Iterator[Wo
     """PostgreSQL, the S3 bucket (emptied) and a running worker, with the pipeline key registered."""
     from django.db import connection
 
+    from tipline.audit import COMMAND_LINE_ACTOR
     from tipline.keyring import pipeline_key_ensure
 
     assert connection.vendor == "postgresql"
-    pipeline_key_ensure()
+    pipeline_key_ensure(actor=COMMAND_LINE_ACTOR)
     empty_bucket()
     yield celery_worker_process
     empty_bucket()

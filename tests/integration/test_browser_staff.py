@@ -31,9 +31,9 @@ from tests.triage.helpers import (
     jpeg_bytes,
     staff_account_create,
 )
-from tipline.intake.thumbnails import THUMBNAIL_MAX_SIDE
+from tipline.accounts.session import SESSION_KEY_COOKIE
 from tipline.models import Attachment, Tip
-from tipline.triage.accounts import SESSION_KEY_COOKIE
+from tipline.worker.thumbnails import THUMBNAIL_MAX_SIDE
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from tests.conftest import all_files_under
 from tests.retention.helpers import tip_make
+from tipline.audit import Action
 from tipline.models import AuditEntry, Grant, RetentionPolicy, Tip
 
 pytestmark = pytest.mark.django_db
@@ -64,7 +65,7 @@ def test_as_of_travels_in_time(recovery_key, blob_storage: Path) -> None:
     out, _err = run("--as-of", "2026-04-09")
     assert "Deleted 1 tip(s) and 2 stored blob(s)." in out
     assert not Tip.objects.exists() and all_files_under(blob_storage) == []
-    assert AuditEntry.objects.get().tip_reference == made.tip.reference
+    assert AuditEntry.objects.get(action=Action.TIP_DELETED).tip_reference == made.tip.reference
 
 
 def test_without_as_of_it_is_today(recovery_key) -> None:

@@ -107,7 +107,7 @@ def test_one_failing_step_does_not_stop_the_others(steps, monkeypatch, caplog) -
 def test_the_reminder_is_sent_only_when_it_is_on(steps, monkeypatch, settings) -> None:
     sent: list[int] = []
     monkeypatch.setattr(
-        "tipline.triage.notify.daily_notification_send", lambda: sent.append(1) or 3
+        "tipline.retention.notify.daily_notification_send", lambda: sent.append(1) or 3
     )
     settings.TIPLINE_NOTIFY_EMAIL = False
     assert daily_maintenance_run().notified is None and sent == []

@@ -291,3 +291,26 @@ def test_mutated_files_never_raise(kind: str, data: st.DataObject) -> None:
         assert output == mutated
     else:
         assert output
+
+
+def test_pdf_image_with_a_hostile_decode_parms_is_damaged_not_a_crash() -> None:
+    """A JPEG image whose /DecodeParms is a number: pikepdf's write() would raise a
+    TypeError that escaped cleaning and failed the worker's task, leaving the
+    file waiting for ever. It is a malformed file: damaged, original kept."""
+    pdf = pikepdf.new()
+    page = pdf.add_blank_page(page_size=(200, 200))
+    image = pikepdf.Stream(pdf, JPEG)
+    image["/Type"] = pikepdf.Name.XObject
+    image["/Subtype"] = pikepdf.Name.Image
+    image["/Width"], image["/Height"] = 640, 480
+    image["/ColorSpace"] = pikepdf.Name.DeviceRGB
+    image["/BitsPerComponent"] = 8
+    image["/Filter"] = pikepdf.Name.DCTDecode
+    image["/DecodeParms"] = 7
+    page.Resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary(Im0=image))
+    page.Contents = pdf.make_stream(b"q 200 0 0 200 0 0 cm /Im0 Do Q")
+    buf = io.BytesIO()
+    pdf.save(buf)
+    report, out = clean(buf.getvalue())
+    assert report.status == "damaged"
+    assert out == buf.getvalue()

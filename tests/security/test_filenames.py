@@ -19,7 +19,8 @@ from django.utils.html import escape
 
 from tests.security._support import assert_no_server_error
 from tests.triage.helpers import signed_in_client
-from tipline.export import MAX_NAME_BYTES, safe_filename, tip_export
+from tipline.export import tip_export
+from tipline.filenames import MAX_NAME_BYTES, safe_filename
 from tipline.keyring import tip_key_unwrap
 from tipline.models import Tip
 from tipline.sealed import attachment_name_open

@@ -10,7 +10,8 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from PIL import Image
 
-from tipline.triage.accounts import editor_create
+from tipline.accounts.services import editor_create
+from tipline.audit import COMMAND_LINE_ACTOR
 
 EDITOR_PASSWORD = "a long editor password 42"
 
@@ -37,7 +38,9 @@ class StaffAccount:
 
 
 def staff_account_create(username: str, *, admin: bool = False) -> StaffAccount:
-    created = editor_create(username=username, password=EDITOR_PASSWORD, is_admin=admin)
+    created = editor_create(
+        actor=COMMAND_LINE_ACTOR, username=username, password=EDITOR_PASSWORD, is_admin=admin
+    )
     return StaffAccount(
         created.user, EDITOR_PASSWORD, created.otpauth_uri, list(created.backup_codes)
     )

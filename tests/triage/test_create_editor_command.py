@@ -12,10 +12,11 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
 
+from tipline.accounts.services import BACKUP_CODE_COUNT
+from tipline.accounts.signin import private_key_unseal
 from tipline.audit import Action, audit_verify
 from tipline.crypto import PrivateKey
 from tipline.models import AuditEntry, RecipientKey
-from tipline.triage.accounts import BACKUP_CODE_COUNT, private_key_unseal
 
 pytestmark = pytest.mark.django_db
 
@@ -71,7 +72,7 @@ def test_admin_flag_makes_a_superuser(env_password) -> None:
 def test_creation_is_audited_as_manage_py(env_password) -> None:
     run("bea")
     entry = AuditEntry.objects.get(action=Action.EDITOR_CREATED)
-    assert entry.actor == "manage.py"
+    assert entry.actor == "command line"
     assert entry.detail == {"editor": "bea", "admin": False}
     assert PASSWORD not in str(entry.detail)
     assert audit_verify().intact

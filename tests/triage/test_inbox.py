@@ -1,4 +1,4 @@
-"""The inbox: only the editor's own tips, newest first, filtered, counted, paginated, previewed.
+"""The inbox: only the editor's own tips, newest first, filtered, counted, paged by key, previewed.
 
 Most tips here are made with the intake service directly (``tip_create``, the
 same code the source form ends in, minus the HTTP and the files): sixty tips
@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import UTC, datetime
+from html import unescape
 
 import pytest
 from django.db import connection
@@ -260,6 +261,9 @@ def test_status_tabs_keep_the_other_filters(varied, editor_client):
     assert f"tag={varied['drugs'].pk}" in queries["verified"]
     assert "status=verified" in queries["verified"]
     assert "page=" not in queries["verified"]
+    response = editor_client.get(INBOX, {"tag": varied["drugs"].pk, "before": "5", "after": "2"})
+    for _value, _label, _count, query in response.context["tabs"]:
+        assert "before=" not in query and "after=" not in query
 
 
 @pytest.mark.parametrize(
@@ -307,27 +311,217 @@ def test_an_extreme_but_valid_date_range_shows_everything(varied, editor_client)
 # --- Pagination and query count --------------------------------------------------------
 
 
+def older_link(response) -> str | None:
+    """The Older link's URL (None if there is none), as the browser would follow it."""
+    return _link(response, "next")
+
+
+def newer_link(response) -> str | None:
+    return _link(response, "prev")
+
+
+def _link(response, rel: str) -> str | None:
+    html = response.content.decode()
+    found = re.findall(rf'<a href="([^"]*)" rel="{rel}">', html)
+    assert len(found) <= 1
+    return unescape(found[0]) if found else None
+
+
+def walk(client, url: str, follow) -> list[list[str]]:
+    """The references on each page from ``url`` on, following ``follow`` until it ends."""
+    pages = []
+    while url is not None:
+        assert len(pages) < 100, "the links go round in circles"
+        response = client.get(url)
+        pages.append(listed(response))
+        url = follow(response)
+    return pages
+
+
+@pytest.fixture
+def small_pages(monkeypatch):
+    """Pages of 4 rows, so a walk over many pages needs a dozen tips rather than hundreds."""
+    monkeypatch.setattr("tipline.triage.views.inbox.PAGE_SIZE", 4)
+    return 4
+
+
 def test_pages_of_fifty(editor, editor_client):
     tips = [make_tip() for _ in range(60)]
     newest_first = [tip.reference for tip in reversed(tips)]
-    first = listed(editor_client.get(INBOX))
-    second = listed(editor_client.get(INBOX, {"page": "2"}))
-    assert first == newest_first[:50]
-    assert second == newest_first[50:]
-    # A page past the end shows the last page rather than an error.
-    assert listed(editor_client.get(INBOX, {"page": "3"})) == newest_first[50:]
+    first = editor_client.get(INBOX)
+    assert listed(first) == newest_first[:50]
+    assert newer_link(first) is None
+    second = editor_client.get(older_link(first))
+    assert listed(second) == newest_first[50:]
+    assert older_link(second) is None
+    # Where the editor is, from the counts: the 51st to the 60th of 60.
+    assert (second.context["page"].first_position, second.context["page"].last_position) == (
+        51,
+        60,
+    )
+    assert second.context["position"] == {"first": "51", "last": "60", "total": "60"}
+    assert "51–60" in second.content.decode()
 
 
-def test_pagination_links_keep_the_filters(editor, editor_client):
-    for _ in range(55):
-        make_tip()
-    html = editor_client.get(INBOX, {"has_files": "no"}).content.decode()
-    assert "?has_files=no&amp;page=2" in html
+def test_older_links_carry_a_cursor_not_a_page_number(editor, editor_client, small_pages):
+    tips = [make_tip() for _ in range(6)]
+    link = older_link(editor_client.get(INBOX))
+    # The last row shown is the newest tip but three: older pages start below its id.
+    assert link == f"{INBOX}?before={tips[2].pk}"
+    newer = newer_link(editor_client.get(link))
+    assert newer == INBOX  # one page above: the first page itself, no cursor
 
 
-def _inbox_queries(client) -> int:
+def test_walking_older_visits_every_readable_tip_once_newest_first(
+    editor, make_editor, small_pages
+):
+    bob = make_editor("bob")
+    readable, unreadable = [], []
+    for n in range(14):
+        tip = make_tip(note=f"tip {n}")
+        if n % 3 == 1:  # interleaved: bob's alone, ana's grant taken away
+            grant_of(tip, editor).delete()
+            unreadable.append(tip.reference)
+        else:
+            readable.append(tip.reference)
+    client = signed_in_client(editor)
+
+    pages = walk(client, INBOX, older_link)
+
+    assert [ref for page in pages for ref in page] == list(reversed(readable))
+    assert [len(page) for page in pages] == [4, 4, 1]
+    assert not set(unreadable) & {ref for page in pages for ref in page}
+    # Bob walks his own list, the tips ana cannot read among them.
+    bob_pages = walk(signed_in_client(bob), INBOX, older_link)
+    assert set(unreadable) <= {ref for page in bob_pages for ref in page}
+
+
+def test_walking_newer_from_the_last_page_comes_back_to_the_first(
+    editor, editor_client, small_pages
+):
+    tips = [make_tip() for _ in range(11)]
+    older_pages = walk(editor_client, INBOX, older_link)
+    assert [len(page) for page in older_pages] == [4, 4, 3]
+    last = editor_client.get(INBOX)
+    while older_link(last):
+        last = editor_client.get(older_link(last))
+
+    url, newer_pages = newer_link(last), []
+    while url is not None:
+        response = editor_client.get(url)
+        newer_pages.append(listed(response))
+        url, final = newer_link(response), url
+    assert newer_pages == older_pages[-2::-1]
+    assert final == INBOX  # the walk ends on the real first page, without a cursor
+    assert [ref for page in older_pages for ref in page] == [t.reference for t in reversed(tips)]
+
+
+def test_a_page_reached_by_newer_links_is_the_same_page(editor, editor_client, small_pages):
+    tips = [make_tip() for _ in range(13)]
+    refs = [tip.reference for tip in reversed(tips)]
+    # Newer than the 9th newest tip: the four above it (5th to 8th), not the first page.
+    response = editor_client.get(INBOX, {"after": tips[4].pk})
+    assert listed(response) == refs[4:8]
+    page = response.context["page"]
+    assert (page.first_position, page.last_position, page.total) == (5, 8, 13)
+    assert newer_link(response) == INBOX
+    assert older_link(response) == f"{INBOX}?before={tips[5].pk}"
+
+
+def test_links_keep_the_filters(editor, editor_client, small_pages):
+    tag = Tag.objects.create(name="ports")
+    tips = [make_tip() for _ in range(12)]
+    with_files = {tip.pk for tip in tips[::2]}
+    Tip.objects.filter(pk__in=with_files).update(file_count=1)
+    for tip in tips:
+        tip.tags.add(tag)
+    expected = [tip.reference for tip in reversed(tips) if tip.pk not in with_files]
+
+    query = {"has_files": "no", "tag": str(tag.pk)}
+    first = editor_client.get(INBOX, query)
+    link = older_link(first)
+    assert link.startswith(f"{INBOX}?has_files=no&tag={tag.pk}&before=")
+    assert f"?has_files=no&amp;tag={tag.pk}&amp;before=" in first.content.decode()
+    pages = walk(editor_client, f"{INBOX}?has_files=no&tag={tag.pk}", older_link)
+    assert [ref for page in pages for ref in page] == expected
+    second = editor_client.get(link)
+    assert newer_link(second) == f"{INBOX}?has_files=no&tag={tag.pk}"
+    # The tabs and the status filter keep the filters too, and drop the cursor.
+    tab_queries = [query for _value, _label, _count, query in second.context["tabs"]]
+    assert all("before=" not in q and "has_files=no" in q for q in tab_queries)
+
+
+def test_a_status_filter_pages_by_key_with_its_own_count(editor, editor_client, small_pages):
+    tips = [make_tip() for _ in range(10)]
+    verified = tips[1::2]
+    Tip.objects.filter(pk__in=[tip.pk for tip in verified]).update(status=Tip.Status.VERIFIED)
+    pages = walk(editor_client, f"{INBOX}?status=verified", older_link)
+    assert [ref for page in pages for ref in page] == [t.reference for t in reversed(verified)]
+    last = editor_client.get(f"{INBOX}?status=verified&before={verified[1].pk}")
+    page = last.context["page"]
+    assert (page.first_position, page.last_position, page.total) == (5, 5, 5)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"before": "abc"},
+        {"before": "-1"},
+        {"before": "0"},
+        {"before": "1.5"},
+        {"before": "1e3"},
+        {"before": "²"},
+        {"before": " 3"},
+        {"before": ""},
+        {"before": "99999999999999999999"},
+        {"before": "9223372036854775808"},
+        {"before": "9223372036854775807"},
+        {"after": "abc"},
+        {"after": "-5"},
+        {"after": "99999999999999999999"},
+        {"after": "9223372036854775807"},
+        {"after": "0x10"},
+        {"page": "2"},
+        {"page": "99999"},
+    ],
+)
+def test_a_bad_or_out_of_range_cursor_gives_the_first_page(
+    editor, editor_client, small_pages, query
+):
+    tips = [make_tip() for _ in range(6)]
+    response = editor_client.get(INBOX, query)
+    assert response.status_code == 200
+    assert listed(response) == [tip.reference for tip in reversed(tips)][:4]
+    assert newer_link(response) is None
+    assert response.context["page"].first_position == 1
+    assert not response.context["form"].is_bound  # a cursor is not a filter
+
+
+def test_a_cursor_below_every_tip_gives_the_oldest_page(editor, editor_client, small_pages):
+    tips = [make_tip() for _ in range(6)]
+    response = editor_client.get(INBOX, {"before": tips[0].pk})  # nothing is older
+    assert response.status_code == 200
+    assert listed(response) == [tip.reference for tip in reversed(tips)][2:]
+    assert older_link(response) is None
+    assert newer_link(response) == INBOX
+    assert response.context["page"].first_position == 3
+
+
+def test_an_older_page_whose_tips_went_away_ends_on_the_oldest_page(
+    editor, editor_client, small_pages
+):
+    tips = [make_tip() for _ in range(9)]
+    link = older_link(editor_client.get(INBOX, {"status": "new"}))
+    # While the editor reads page 1, the older tips are verified by a colleague.
+    Tip.objects.filter(pk__in=[tip.pk for tip in tips[:5]]).update(status=Tip.Status.VERIFIED)
+    response = editor_client.get(link)
+    assert listed(response) == [tip.reference for tip in reversed(tips[5:])]
+    assert older_link(response) is None
+
+
+def _inbox_queries(client, url: str = INBOX) -> int:
     with CaptureQueriesContext(connection) as captured:
-        response = client.get(INBOX)
+        response = client.get(url)
     assert response.status_code == 200
     return len(captured.captured_queries)
 
@@ -349,6 +543,21 @@ def test_the_inbox_costs_the_same_queries_for_3_and_60_tips(editor, editor_clien
     _decorate(many, editor)
     with_sixty = _inbox_queries(editor_client)
     assert with_sixty == with_three
+
+
+def test_a_deep_cursor_costs_the_same_queries_as_the_first_page(editor, editor_client):
+    tips = [make_tip(note="deep") for _ in range(120)]
+    _decorate(tips, editor)
+    _inbox_queries(editor_client)  # warm up
+    first = _inbox_queries(editor_client)
+    newest_first = [tip.reference for tip in reversed(tips)]
+    # The third page, reached directly as a bookmark would, and back up from the bottom.
+    before = f"{INBOX}?before={tips[-100].pk}"
+    after = f"{INBOX}?after={tips[9].pk}&has_files=no"
+    assert _inbox_queries(editor_client, before) == first
+    assert _inbox_queries(editor_client, after) == first
+    assert listed(editor_client.get(before)) == newest_first[100:]
+    assert listed(editor_client.get(after)) == newest_first[60:110]
 
 
 # --- Method and bulk status -----------------------------------------------------------------

@@ -12,12 +12,9 @@ from django.test import Client
 from django.utils import timezone
 
 from tests.triage.helpers import english_client, signed_in_client
+from tipline.accounts.session import SESSION_KEY_COOKIE, SESSION_SEALED_KEY
+from tipline.accounts.signin import private_key_unseal
 from tipline.models import AuditEntry, RecipientKey, StaffLoginState
-from tipline.triage.accounts import (
-    SESSION_KEY_COOKIE,
-    SESSION_SEALED_KEY,
-    private_key_unseal,
-)
 
 pytestmark = pytest.mark.django_db
 LOGIN = "/staff/login/"

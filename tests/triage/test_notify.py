@@ -22,8 +22,9 @@ from django.utils import translation
 
 from tests.test_settings import run_manage
 from tests.triage.helpers import send_tip
-from tipline.triage.accounts import editor_create
-from tipline.triage.notify import daily_notification_send, notification_text
+from tipline.accounts.services import editor_create
+from tipline.audit import COMMAND_LINE_ACTOR
+from tipline.retention.notify import daily_notification_send, notification_text
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +40,9 @@ def notify_on(settings):
 
 
 def account(username: str, email: str = "", *, active: bool = True):
-    user = editor_create(username=username, password=PASSWORD, email=email).user
+    user = editor_create(
+        actor=COMMAND_LINE_ACTOR, username=username, password=PASSWORD, email=email
+    ).user
     if not active:
         user.is_active = False
         user.save()

@@ -223,12 +223,14 @@ def test_csrf_is_enforced_on_rotation(recovery_key: RecoveryKey, admin) -> None:
 
 
 def test_the_service_refuses_a_key_that_is_not_the_editors(admin, make_editor) -> None:
+    from tipline.audit import COMMAND_LINE_ACTOR
     from tipline.crypto import PrivateKey
     from tipline.keyring import recovery_key_rotate
 
     recipient = RecipientKey.objects.get(user=admin.user)
     with pytest.raises(KeyringError):
         recovery_key_rotate(
+            actor=COMMAND_LINE_ACTOR,
             passphrase=NEW_PASSPHRASE,
             editor_recipient=recipient,
             editor_private_key=PrivateKey.generate(),

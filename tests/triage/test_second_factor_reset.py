@@ -18,9 +18,10 @@ from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tests.triage.helpers import EDITOR_PASSWORD, StaffAccount, english_client, signed_in_client
+from tipline.accounts.services import editor_sessions_end
+from tipline.accounts.signin import login_failure_record
 from tipline.audit import Action, audit_verify
 from tipline.models import AuditEntry, Grant, RecipientKey, StaffLoginState
-from tipline.triage.accounts import editor_sessions_end, login_failure_record
 
 pytestmark = pytest.mark.django_db
 

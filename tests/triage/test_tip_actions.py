@@ -20,12 +20,14 @@ from django.db import connection
 from django.test import Client
 
 from tests.triage.helpers import EDITOR_PASSWORD, signed_in_client
+from tipline.accounts.services import editor_deactivate
+from tipline.accounts.signin import private_key_unseal
+from tipline.audit import COMMAND_LINE_ACTOR
 from tipline.crypto import CryptoError, new_tip_key
 from tipline.intake.services import tip_create
 from tipline.keyring import tip_key_unwrap
 from tipline.models import AuditEntry, EditorNote, Grant, RecipientKey, Tag, Tip
 from tipline.sealed import editor_note_open
-from tipline.triage.accounts import editor_deactivate, private_key_unseal
 
 pytestmark = pytest.mark.django_db
 
@@ -116,7 +118,7 @@ def test_only_active_staff_can_be_assigned(tip, make_editor, editor_client):
 
     outsider = get_user_model().objects.create_user("outsider", password="x" * 20)
     gone = make_editor("gone")
-    editor_deactivate(user=gone.user)
+    editor_deactivate(user=gone.user, actor=COMMAND_LINE_ACTOR)
     for user_id in (outsider.pk, gone.user.pk, 999999, "abc"):
         editor_client.post(url(tip, "assignee"), {"assignee": str(user_id)})
     tip.refresh_from_db()
@@ -334,7 +336,7 @@ def test_only_active_editors_without_a_grant_are_offered(open_tipline, editor, m
     bob = make_editor("bob")
     carla = make_editor("carla")
     gone = make_editor("gone")
-    editor_deactivate(user=gone.user)
+    editor_deactivate(user=gone.user, actor=COMMAND_LINE_ACTOR)
     offered = _offered(signed_in_client(editor), tip)
     assert offered == {key_of(bob).pk, key_of(carla).pk}
     recovery = RecipientKey.objects.get(kind="recovery", active=True)
@@ -367,7 +369,7 @@ def test_granting_to_a_key_not_offered_does_nothing(open_tipline, editor, make_e
     tip = make_tip()
     gone = make_editor("gone")
     gone_key = key_of(gone)
-    editor_deactivate(user=gone.user)
+    editor_deactivate(user=gone.user, actor=COMMAND_LINE_ACTOR)
     recovery = RecipientKey.objects.get(kind="recovery", active=True)
     pipeline = RecipientKey.objects.get(kind="pipeline", active=True)
     client = signed_in_client(editor)

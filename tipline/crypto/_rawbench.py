@@ -9,9 +9,9 @@ the stream layer itself.
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Iterator
-from typing import BinaryIO
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -85,7 +85,7 @@ def raw_decrypt_seconds(blob: bytes, tip_key: bytes, object_id: str, read_size: 
     return elapsed
 
 
-def raw_decrypt_file_seconds(source: BinaryIO, tip_key: bytes, object_id: str) -> float:
+def raw_decrypt_file_seconds(source: io.RawIOBase, tip_key: bytes, object_id: str) -> float:
     """Seconds to read a stream file sequentially and decrypt_into each chunk.
 
     One readinto per chunk into one buffer, then decrypt: the least any

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import NoReturn
 
 from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
 from cryptography.hazmat.primitives.hpke import (
@@ -145,7 +146,7 @@ class PrivateKey:
         # Never print key material; the public fingerprint identifies it.
         return f"<PrivateKey for {self.public_key().fingerprint()}>"
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> NoReturn:
         # Refuse pickling: a pickled key would end up in a cache, a Celery
         # message or a session store in plaintext.
         raise TypeError("PrivateKey cannot be pickled; seal it instead")

@@ -33,6 +33,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from ._io import BinaryStream
 from ._util import KEY_SIZE, random_bytes
 from .errors import DecryptionError
 from .stream_format import DEFAULT_CHUNK_SIZE, TAG_LEN, check_chunk_size
@@ -42,7 +43,7 @@ __all__ = ["EncryptedScratchFile"]
 _INDEX = struct.Struct(">Q")
 
 
-class EncryptedScratchFile(io.RawIOBase):
+class EncryptedScratchFile(BinaryStream):
     """A ``BytesIO``-like read/write/seek file whose backing store is encrypted."""
 
     def __init__(self, chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import io
-from typing import Any, BinaryIO, NamedTuple
+from typing import Any, NamedTuple
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from ._io import BinaryStream, SeekableSource
 from ._util import check_key, encode_label
 from .errors import DecryptionError
 from .stream_format import (
@@ -22,7 +23,7 @@ from .stream_format import (
 __all__ = ["DecryptingReader"]
 
 
-class DecryptingReader(io.RawIOBase):
+class DecryptingReader(BinaryStream):
     """Decrypt a stream on demand, as an ordinary seekable binary file.
 
     ``source`` must be seekable and hold exactly one stream starting at offset
@@ -39,7 +40,7 @@ class DecryptingReader(io.RawIOBase):
     in place from its immutable bytes (see ``_immutable_contents``).
     """
 
-    def __init__(self, source: BinaryIO, *, tip_key: bytes, object_id: str) -> None:
+    def __init__(self, source: SeekableSource, *, tip_key: bytes, object_id: str) -> None:
         key = check_key(tip_key, "tip_key")
         oid = encode_label(object_id, "object_id")
         super().__init__()
@@ -270,7 +271,7 @@ def _immutable_contents(source: object) -> _InPlace | None:
     return _InPlace(source, contents, memoryview(contents))
 
 
-def _readinto_fully(source: BinaryIO, into: memoryview) -> int:
+def _readinto_fully(source: SeekableSource, into: memoryview) -> int:
     """Fill ``into`` from ``source`` unless EOF comes first; return bytes read."""
     readinto = getattr(source, "readinto", None)
     if readinto is not None:

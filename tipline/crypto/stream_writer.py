@@ -5,10 +5,11 @@ from __future__ import annotations
 import contextlib
 import io
 from types import TracebackType
-from typing import Any, BinaryIO
+from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from ._io import BinaryStream, ByteSink
 from ._util import check_key, encode_label, random_bytes
 from .errors import CryptoError
 from .stream_format import (
@@ -30,7 +31,7 @@ __all__ = ["EncryptingWriter"]
 _HOLD_BY_REFERENCE_FACTOR = 16
 
 
-class EncryptingWriter(io.RawIOBase):
+class EncryptingWriter(BinaryStream):
     """Encrypt everything written to it into ``sink`` in constant memory.
 
     Only ``sink.write`` is ever called, so the sink may be a pipe, an upload
@@ -47,7 +48,7 @@ class EncryptingWriter(io.RawIOBase):
 
     def __init__(
         self,
-        sink: BinaryIO,
+        sink: ByteSink,
         *,
         tip_key: bytes,
         object_id: str,
@@ -56,7 +57,7 @@ class EncryptingWriter(io.RawIOBase):
         self._setup(sink, tip_key, object_id, chunk_size, random_bytes(SALT_LEN))
 
     def _setup(
-        self, sink: BinaryIO, tip_key: bytes, object_id: str, chunk_size: int, salt: bytes
+        self, sink: ByteSink, tip_key: bytes, object_id: str, chunk_size: int, salt: bytes
     ) -> None:
         # Validate before touching the sink so a bad argument writes nothing.
         key = check_key(tip_key, "tip_key")
@@ -249,7 +250,7 @@ class EncryptingWriter(io.RawIOBase):
 
 
 def _writer_with_salt(
-    sink: BinaryIO, *, tip_key: bytes, object_id: str, chunk_size: int, salt: bytes
+    sink: ByteSink, *, tip_key: bytes, object_id: str, chunk_size: int, salt: bytes
 ) -> EncryptingWriter:
     """Build a writer with a fixed salt: for known-answer vectors ONLY.
 

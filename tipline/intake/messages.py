@@ -5,9 +5,15 @@ from __future__ import annotations
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+MIB = 1024 * 1024
+
+
+def megabytes(size: int) -> int:
+    """A byte limit in the whole megabytes a source reads."""
+    return size // MIB
+
 
 def refusal_message(code: str) -> str:
-    mib = settings.MIB
     messages = {
         "too_many_files": _(
             "You can send at most %(count)d files at once. Nothing was stored: "
@@ -18,12 +24,12 @@ def refusal_message(code: str) -> str:
             "One file is larger than %(size)d MB. Nothing was stored: please leave it out "
             "or split it, and send again."
         )
-        % {"size": settings.TIPLINE_MAX_FILE_BYTES // mib},
+        % {"size": megabytes(settings.TIPLINE_MAX_FILE_BYTES)},
         "tip_too_large": _(
             "All files together are larger than %(size)d MB. Nothing was stored: please "
             "send fewer files now and the rest in a second tip."
         )
-        % {"size": settings.TIPLINE_MAX_TIP_BYTES // mib},
+        % {"size": megabytes(settings.TIPLINE_MAX_TIP_BYTES)},
         "broken_upload": _(
             "The upload did not arrive complete, so nothing was stored. Please try again."
         ),

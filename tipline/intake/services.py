@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from tipline.audit import SYSTEM_ACTOR
 from tipline.intake.upload import EncryptedUpload
 from tipline.keyring import (
     active_pipeline_key,
@@ -46,7 +47,7 @@ def _ensure_pipeline_recipient() -> None:
     if active_pipeline_key() is not None:
         return
     if settings.CELERY_TASK_ALWAYS_EAGER:
-        pipeline_key_ensure()
+        pipeline_key_ensure(actor=SYSTEM_ACTOR)
         return
     logger.error("files cannot be accepted: run `manage.py init_pipeline_key` on the worker host")
     raise TiplineClosed()
@@ -101,7 +102,7 @@ def _attachment_create(
 
 
 def _enqueue_processing_on_commit(attachment_id: int) -> None:
-    from tipline.intake.tasks import process_attachment
+    from tipline.worker.tasks import process_attachment
 
     # robust: a broker hiccup must not turn a stored tip into an error page.
     transaction.on_commit(lambda: process_attachment.delay(attachment_id), robust=True)

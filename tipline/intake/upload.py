@@ -108,7 +108,9 @@ class EncryptingUploadHandler(FileUploadHandler):
         self._writer.write(raw_data)
         return None
 
-    def file_complete(self, file_size: int) -> EncryptedUpload | None:
+    # Django's parser puts whatever this returns in request.FILES and only ever
+    # calls close() on it; django-stubs says UploadedFile, which would hold the bytes.
+    def file_complete(self, file_size: int) -> EncryptedUpload | None:  # type: ignore[override]
         if self._writer is None or self._current is None:
             return None
         self._writer.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import BadRequest, RequestDataTooBig, SuspiciousOperation
-from django.http import HttpRequest, HttpResponse, UnreadablePostError
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, UnreadablePostError
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from tipline.csrf import csrf_protect
 from tipline.intake.forms import TipForm
-from tipline.intake.messages import refusal_message
+from tipline.intake.messages import megabytes, refusal_message
 from tipline.intake.ratelimit import seconds_until_next_hour, tip_accepted_count, tip_rate_exceeded
 from tipline.intake.services import TiplineClosed, received_files_summary, tip_create
 from tipline.intake.upload import EncryptingUploadHandler
@@ -37,8 +37,8 @@ def _landing(
 def _limits() -> dict[str, int]:
     return {
         "max_files": settings.TIPLINE_MAX_FILES,
-        "max_file_mb": settings.TIPLINE_MAX_FILE_BYTES // settings.MIB,
-        "max_tip_mb": settings.TIPLINE_MAX_TIP_BYTES // settings.MIB,
+        "max_file_mb": megabytes(settings.TIPLINE_MAX_FILE_BYTES),
+        "max_tip_mb": megabytes(settings.TIPLINE_MAX_TIP_BYTES),
     }
 
 
@@ -55,14 +55,14 @@ def landing(request: HttpRequest) -> HttpResponse:
 
 @csrf_exempt  # checked by `_receive` below, after the encrypting handler is installed
 @require_POST
-def submit(request: HttpRequest) -> HttpResponse:
+def submit(request: HttpRequest) -> HttpResponseBase:
     if not tipline_is_open():
         return _closed(request)
     if tip_rate_exceeded():
         # Refused before a byte of the body is read: nothing of it is stored.
-        response = render(request, "source/busy.html", status=429)
-        response["Retry-After"] = str(seconds_until_next_hour())
-        return response
+        busy = render(request, "source/busy.html", status=429)
+        busy["Retry-After"] = str(seconds_until_next_hour())
+        return busy
     if _declared_length(request) > settings.TIPLINE_MAX_TIP_BYTES + MULTIPART_ALLOWANCE:
         # Refused before a byte of the body is read.
         return _landing(request, TipForm(), error=refusal_message("tip_too_large"), status=413)

@@ -12,7 +12,7 @@ import sys
 
 from django.core.management.base import CommandError
 
-MIN_PASSPHRASE_CHARS = 12
+from tipline.passphrases import MIN_PASSPHRASE_CHARS
 
 
 def read_passphrase(env_name: str, *, prompt: str, confirm: bool) -> str:

@@ -34,7 +34,7 @@ class RetentionPreview:
     on_hold: int
 
 
-def _due_soonest(due: QuerySet[Tip], policy: RetentionPolicy) -> list[tuple[date, Tip]]:
+def _due_soonest(due: QuerySet[Tip], policy: RetentionPolicy) -> list[tuple[date | None, Tip]]:
     """The first ``PREVIEW_LIST_LIMIT`` tips by deletion date (those being purged first).
 
     Within one status the period is the same, so the order by the day the tip

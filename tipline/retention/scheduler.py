@@ -35,6 +35,7 @@ from django.conf import settings
 from django.db import connections
 from django.utils import timezone
 
+from tipline.private_files import private_file_create
 from tipline.retention.purge import PurgeSummary, tips_purge_expired
 from tipline.retention.sweep import SweepSummary, uploads_sweep
 
@@ -94,9 +95,9 @@ def _daily_notification() -> int | None:
     if not settings.TIPLINE_NOTIFY_EMAIL:
         return None
     try:
-        from tipline.triage.notify import daily_notification_send
+        from tipline.retention.notify import daily_notification_send
     except ModuleNotFoundError as exc:
-        if exc.name != "tipline.triage.notify":
+        if exc.name != "tipline.retention.notify":
             raise
         logger.warning("daily maintenance: the reminder is on but this version cannot send it")
         return None
@@ -145,8 +146,8 @@ def _last_run_day(folder: Path) -> str:
 
 def _last_run_day_record(folder: Path, day: str) -> None:
     temporary = folder / f"{LAST_RUN_FILE}.tmp"
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+    # A leftover from a run killed mid-write is replaced, never written into.
+    with os.fdopen(private_file_create(temporary, replace=True), "w", encoding="ascii") as handle:
         handle.write(day + "\n")
     os.replace(temporary, folder / LAST_RUN_FILE)
 

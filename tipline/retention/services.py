@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from tipline.audit import Action, audit_record
+from tipline.audit import Action, Actor, audit_record
 from tipline.models import RetentionPolicy, Tip
 
 
@@ -13,7 +13,7 @@ def _policy_numbers(policy: RetentionPolicy) -> dict[str, int]:
 
 
 @transaction.atomic
-def retention_policy_set(*, default_days: int, status_days: dict[str, int], actor: str) -> bool:
+def retention_policy_set(*, default_days: int, status_days: dict[str, int], actor: Actor) -> bool:
     """Save the policy; audited with the old and new numbers. False if nothing changed."""
     policy = RetentionPolicy.objects.select_for_update().get(pk=RetentionPolicy.current().pk)
     before = _policy_numbers(policy)
@@ -28,7 +28,7 @@ def retention_policy_set(*, default_days: int, status_days: dict[str, int], acto
 
 
 @transaction.atomic
-def tip_legal_hold_set(*, tip: Tip, hold: bool, actor: str) -> bool:
+def tip_legal_hold_set(*, tip: Tip, hold: bool, actor: Actor) -> bool:
     """Set or lift the hold; audited. False if it was already so."""
     changed = Tip.objects.filter(pk=tip.pk, legal_hold=not hold).update(legal_hold=hold)
     tip.legal_hold = hold

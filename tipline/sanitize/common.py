@@ -20,12 +20,15 @@ class Context:
     kind: FileKind
     limits: Limits
     scratch_factory: ScratchFactory = io.BytesIO
-    deadline: Deadline | None = None
+    # A nested document shares its parent's deadline; the outermost one starts it.
+    shared_deadline: dataclasses.InitVar[Deadline | None] = None
     depth: int = 0  # documents nested inside documents
+    deadline: Deadline = dataclasses.field(init=False)
 
-    def __post_init__(self) -> None:
-        if self.deadline is None:
-            self.deadline = Deadline(self.limits.max_seconds)
+    def __post_init__(self, shared_deadline: Deadline | None) -> None:
+        if shared_deadline is None:
+            shared_deadline = Deadline(self.limits.max_seconds)
+        self.deadline = shared_deadline
 
     def new_report(self, status: SanitizeStatus = SanitizeStatus.CLEANED) -> Report:
         return Report(

@@ -19,6 +19,7 @@ back to a re-encode. The result is checked by parsing it with libheif.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import struct
 from typing import BinaryIO
 
@@ -58,7 +59,8 @@ MAX_META = 16 * 1024 * 1024
 
 def _top_level(src: BinaryIO) -> tuple[bytes, bytes, list[tuple[bytes, int, int]]]:
     size = stream_size(src)
-    pos, ftyp, meta, others = 0, b"", b"", []
+    pos, ftyp, meta = 0, b"", b""
+    others: list[tuple[bytes, int, int]] = []
     while pos + 8 <= size and len(others) < 1000:
         src.seek(pos)
         head = src.read(16)
@@ -109,7 +111,8 @@ def rebuild(src: BinaryIO, dst: BinaryIO, ctx: Context, report: Report) -> None:
         report.add("other")
     new_props, new_assoc = _properties(keep, props, assoc, ctx, report)
     layout = _layout(keep, locations, boxes.get(b"idat", b""), stream_size(src))
-    parts = dict(
+    meta_box = functools.partial(
+        _meta,
         boxes=boxes,
         primary=primary,
         keep=keep,
@@ -119,10 +122,10 @@ def rebuild(src: BinaryIO, dst: BinaryIO, ctx: Context, report: Report) -> None:
         assoc=new_assoc,
         layout=layout,
     )
-    mdat_start = len(ftyp) + len(_meta(mdat_start=0, **parts)) + 8
+    mdat_start = len(ftyp) + len(meta_box(mdat_start=0)) + 8
     if mdat_start + layout.mdat_length > 0xFFFFFFFF:
         raise NotLossless("over 4 GiB")
-    dst.write(ftyp + _meta(mdat_start=mdat_start, **parts))
+    dst.write(ftyp + meta_box(mdat_start=mdat_start))
     dst.write(struct.pack(">I4s", layout.mdat_length + 8, b"mdat"))
     for start, length in layout.file_extents:
         src.seek(start)

@@ -21,7 +21,7 @@ import warnings
 from typing import Any, BinaryIO
 
 import pillow_heif
-from PIL import Image, ImageSequence
+from PIL import Image, ImageSequence, TiffImagePlugin
 
 from .common import Context, copy_stream, stream_size
 from .exif import TAG_CODES, read_exif, report_exif
@@ -273,6 +273,9 @@ def _tiff(im: Image.Image, dst: BinaryIO, ctx: Context) -> Report:
     icc: bytes | None = None
     compression = "tiff_adobe_deflate"
     for index, frame in enumerate(ImageSequence.Iterator(im)):
+        # The iterator seeks ``im`` and hands it back: each frame is the TIFF image.
+        if not isinstance(frame, TiffImagePlugin.TiffImageFile):
+            raise Damaged("bad_structure", "TIFF frame not read as TIFF")
         tags = dict(frame.tag_v2)
         if 50706 in tags or 330 in tags:  # DNG, or sub-IFDs (raw camera formats)
             raise Unsupported("unsupported_variant", "raw camera TIFF variant")

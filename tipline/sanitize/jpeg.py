@@ -224,8 +224,7 @@ def _copy_scans(r: Reader, dst: BinaryIO, ctx: Context, report: Report) -> None:
             report.add("comments")
         else:
             report.add("other")
-        if ctx.deadline is not None:
-            ctx.deadline.check()
+        ctx.deadline.check()
 
 
 def _copy_entropy(r: Reader, dst: BinaryIO) -> None:

@@ -178,9 +178,10 @@ def _remux(
                     continue
                 target = mapping[packet.stream.index]
                 if packet.stream.index in mjpeg:
-                    packet = _clean_frame(packet, ctx, report, first=packets < len(keep) * 4)
-                    if packet is None:
+                    cleaned = _clean_frame(packet, ctx, report, first=packets < len(keep) * 4)
+                    if cleaned is None:
                         continue
+                    packet = cleaned
                 packet.stream = target
                 out.mux(packet)
                 packets += 1

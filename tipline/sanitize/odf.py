@@ -99,6 +99,7 @@ def _sanitize(archive: Archive, dst: BinaryIO, ctx: Context, report: Report) -> 
             _report_dropped(name, archive, report)
             continue
         data = archive.read(name)
+        cleaned: bytes | None
         if name.endswith(".xml"):
             report.add("revisions", len(CHANGED.findall(data)))
             cleaned = filter_xml(data, _rules(report), ctx.limits.max_xml_bytes)

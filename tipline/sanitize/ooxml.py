@@ -233,7 +233,8 @@ class _Package:
             rels_name = posixpath.join(base, "_rels", posixpath.basename(part) + ".rels")
             if rels_name not in self.archive:
                 continue
-            kept_rels, dropped = [], set()
+            kept_rels: list[tuple[str, str, str, bool, str | None]] = []
+            dropped: set[str] = set()
             for rid, rtype, target, external in _relationships(
                 self.archive.read(rels_name), self.ctx
             ):
@@ -248,7 +249,7 @@ class _Package:
                 name = resolve(base, target)
                 if kind in DROP_TYPES or kind not in KEEP_TYPES:
                     dropped.add(rid)
-                    if name in self.archive and name not in self.dropped_parts:
+                    if name is not None and name in self.archive and name not in self.dropped_parts:
                         self.dropped_parts.add(name)
                         self._report_dropped(kind, name)
                     continue
@@ -303,8 +304,8 @@ class _Package:
         gone = {name for name in self.kept if not self._is_xml(name)} - set(cleaned)
         rels_out: dict[str, bytes] = {}
         for rels_name, (owner, rels) in self.rels.items():
-            for rid, *_rest, name in rels:
-                if name in gone:
+            for rid, *_rest, target_name in rels:
+                if target_name in gone:
                     self.dropped_ids.setdefault(owner, set()).add(rid)
             rels_out[rels_name] = _rels_xml([r[:4] for r in rels if r[4] not in gone])
         for name in self.kept:

@@ -218,4 +218,12 @@ def _clean_jpeg_image(stream: pikepdf.Stream, ctx: Context, report: Report) -> N
     if sub.removed:
         for item in sub.removed:
             report.add(item.what, item.count)
-        stream.write(out.getvalue(), filter=Name.DCTDecode, decode_parms=stream.get("/DecodeParms"))
+        parms = stream.get("/DecodeParms")
+        if parms is not None and not isinstance(parms, Dictionary | Array):
+            # A hostile /DecodeParms (a number, a string...): pikepdf's write()
+            # would raise a TypeError that escapes cleaning and fails the
+            # worker's task. The file is malformed: say so like any other.
+            raise Damaged(
+                "bad_structure", "an image's /DecodeParms is neither a dictionary nor an array"
+            )
+        stream.write(out.getvalue(), filter=Name.DCTDecode, decode_parms=parms)

@@ -130,7 +130,11 @@ def _grey_from_wide(im: Image.Image) -> Image.Image:
     if im.mode.startswith("I;16"):
         low, high = 0.0, 65535.0
     else:
-        low, high = (float(v) for v in im.getextrema())
+        lowest, highest = im.getextrema()
+        # F and I pictures have one band, so a (min, max) pair of numbers.
+        if isinstance(lowest, tuple) or isinstance(highest, tuple):
+            raise TypeError(f"one band expected, not mode {im.mode}")
+        low, high = float(lowest), float(highest)
     scale = 255.0 / (high - low) if high > low else 0.0
     return im.convert("F").point(lambda v: (v - low) * scale).convert("L")
 

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
 from django import forms
 from django.contrib.auth import password_validation
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from tipline.models import Tag, Tip
+
+FieldT = TypeVar("FieldT", bound=forms.Field)
+
+
+def _field(form: forms.BaseForm, name: str, kind: type[FieldT]) -> FieldT:
+    """The form's own copy of a declared field, as the kind of field it was declared as."""
+    field = form.fields[name]
+    if not isinstance(field, kind):
+        raise TypeError(f"field {name!r} is a {type(field).__name__}, not a {kind.__name__}")
+    return field
 
 
 class LoginForm(forms.Form):
@@ -32,8 +45,9 @@ class PasswordChangeForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.user = user
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         new, again = data.get("new_password"), data.get("new_password_again")
         if new and again and new != again:
             raise forms.ValidationError(_("The two new passwords differ."))
@@ -42,7 +56,7 @@ class PasswordChangeForm(forms.Form):
         return data
 
 
-def _status_choices(blank: str) -> list[tuple[str, str]]:
+def _status_choices(blank: str | Promise) -> list[tuple[str, str | Promise]]:
     return [("", blank), *Tip.Status.choices]
 
 
@@ -50,7 +64,9 @@ class InboxFilterForm(forms.Form):
     """The inbox's filters, read from the query string (GET: bookmarkable, no JS)."""
 
     status = forms.ChoiceField(label=_("Status"), required=False)
-    tag = forms.ModelChoiceField(label=_("Tag"), queryset=None, required=False)
+    tag: forms.ModelChoiceField[Tag] = forms.ModelChoiceField(
+        label=_("Tag"), queryset=None, required=False
+    )
     assignee = forms.ChoiceField(label=_("Assigned to"), required=False)
     has_files = forms.TypedChoiceField(
         label=_("Files"),
@@ -68,9 +84,9 @@ class InboxFilterForm(forms.Form):
 
     def __init__(self, *args, staff_choices: list[tuple[str, str]], **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["status"].choices = _status_choices(_("All"))
-        self.fields["tag"].queryset = Tag.objects.all()
-        self.fields["assignee"].choices = [
+        _field(self, "status", forms.ChoiceField).choices = _status_choices(_("All"))
+        _field(self, "tag", forms.ModelChoiceField).queryset = Tag.objects.all()
+        _field(self, "assignee", forms.ChoiceField).choices = [
             ("", _("Anyone")),
             ("me", _("Me")),
             ("none", _("Nobody")),
@@ -84,8 +100,8 @@ class BulkStatusForm(forms.Form):
 
     def __init__(self, *args, references: list[str], **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["tips"].choices = [(ref, ref) for ref in references]
-        self.fields["status"].choices = Tip.Status.choices
+        _field(self, "tips", forms.ChoiceField).choices = [(ref, ref) for ref in references]
+        _field(self, "status", forms.ChoiceField).choices = Tip.Status.choices
 
 
 class TipStatusForm(forms.Form):
@@ -97,7 +113,10 @@ class TipAssigneeForm(forms.Form):
 
     def __init__(self, *args, staff_choices: list[tuple[str, str]], **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].choices = [("", _("Nobody")), *staff_choices]
+        _field(self, "assignee", forms.ChoiceField).choices = [
+            ("", _("Nobody")),
+            *staff_choices,
+        ]
 
 
 class TipTagsForm(forms.Form):
@@ -126,4 +145,6 @@ class GrantForm(forms.Form):
 
     def __init__(self, *args, recipients: list, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["recipient"].choices = [(key.pk, key.user.get_username()) for key in recipients]
+        _field(self, "recipient", forms.ChoiceField).choices = [
+            (key.pk, key.user.get_username()) for key in recipients
+        ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib.auth import get_user_model, password_validation
 from django.utils.translation import gettext_lazy as _
@@ -36,8 +38,9 @@ class EditorCreateForm(forms.Form):
             raise forms.ValidationError(_("An account with this username already exists."))
         return username
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         password, again = data.get("password"), data.get("password_again")
         if password and again and password != again:
             raise forms.ValidationError(_("The two passwords differ."))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from tipline.management.secrets_input import MIN_PASSPHRASE_CHARS
 from tipline.models import RetentionPolicy, Tip
+from tipline.passphrases import MIN_PASSPHRASE_CHARS
 
 # One day at least (zero would delete a tip the night it arrives), ten years at most.
 MIN_DAYS = 1
@@ -33,11 +36,11 @@ class RetentionPolicyForm(forms.Form):
         help_text=_("Counted from the day a tip reached its current status."),
     )
 
-    def __init__(self, *args, policy: RetentionPolicy, **kwargs) -> None:
+    def __init__(self, data: Mapping[str, Any] | None = None, *, policy: RetentionPolicy) -> None:
         initial = {"default_days": policy.default_days}
         for status, _label in Tip.Status.choices:
             initial[STATUS_FIELD_PREFIX + status] = policy.status_days.get(status)
-        super().__init__(*args, initial=initial, **kwargs)
+        super().__init__(data, initial=initial)
         for status, label in Tip.Status.choices:
             self.fields[STATUS_FIELD_PREFIX + status] = _days_field(
                 label=_("Days kept when “%(status)s”") % {"status": label}, required=False
@@ -79,8 +82,9 @@ class RecoveryKeyRotateForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         passphrase, again = data.get("passphrase"), data.get("passphrase_again")
         if passphrase and again is not None and passphrase != again:
             raise forms.ValidationError(_("The two passphrases differ."))

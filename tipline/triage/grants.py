@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from tipline.audit import Action, audit_record
-from tipline.keyring import grant_create, tip_key_unwrap
+from tipline.accounts.session import Editor
+from tipline.audit import Action, Actor, audit_record
+from tipline.keyring import KeyringError, grant_create, tip_key_unwrap
 from tipline.models import Grant, RecipientKey, Tip
-from tipline.triage.access import Editor
 
 
 def editor_keys_without_grant(tip: Tip) -> list[RecipientKey]:
@@ -25,8 +25,15 @@ def editor_keys_without_grant(tip: Tip) -> list[RecipientKey]:
     )
 
 
+def _editor_name(recipient: RecipientKey) -> str:
+    """The username of the account an editor's key belongs to, for the audit log."""
+    if recipient.user is None:  # editor keys always belong to an account
+        raise KeyringError("an editor's key without an account")
+    return recipient.user.get_username()
+
+
 @transaction.atomic
-def tip_grant_add(*, tip: Tip, tip_key: bytes, recipient: RecipientKey, actor: str) -> Grant:
+def tip_grant_add(*, tip: Tip, tip_key: bytes, recipient: RecipientKey, actor: Actor) -> Grant:
     grant = Grant.objects.filter(tip=tip, recipient=recipient).first()
     if grant is not None:
         return grant
@@ -35,13 +42,13 @@ def tip_grant_add(*, tip: Tip, tip_key: bytes, recipient: RecipientKey, actor: s
         actor=actor,
         action=Action.GRANT_ADDED,
         tip_reference=tip.reference,
-        detail={"to": recipient.user.get_username()},
+        detail={"to": _editor_name(recipient)},
     )
     return grant
 
 
 @transaction.atomic
-def tip_grant_revoke(*, tip: Tip, recipient: RecipientKey, actor: str) -> bool:
+def tip_grant_revoke(*, tip: Tip, recipient: RecipientKey, actor: Actor) -> bool:
     """Remove an editor's grant; the recovery key's grant is never revoked here."""
     if recipient.kind != RecipientKey.Kind.EDITOR:
         return False
@@ -51,13 +58,13 @@ def tip_grant_revoke(*, tip: Tip, recipient: RecipientKey, actor: str) -> bool:
             actor=actor,
             action=Action.GRANT_REVOKED,
             tip_reference=tip.reference,
-            detail={"from": recipient.user.get_username()},
+            detail={"from": _editor_name(recipient)},
         )
     return bool(removed)
 
 
 @transaction.atomic
-def grants_copy_to_editor(*, editor: Editor, newcomer: RecipientKey, actor: str) -> int:
+def grants_copy_to_editor(*, editor: Editor, newcomer: RecipientKey, actor: Actor) -> int:
     """Grant ``newcomer`` every tip ``editor`` can read and they cannot; returns how many."""
     count = 0
     readable = Grant.objects.filter(recipient=editor.recipient).exclude(

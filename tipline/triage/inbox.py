@@ -1,26 +1,60 @@
-"""The inbox query: the tips an editor can read, filtered, counted and previewed.
+"""The inbox query: the tips an editor can read, filtered, counted, paged and previewed.
 
-The page costs a fixed number of queries whatever it shows: the rows come with
-the editor's wrapped key in the same SELECT, tags in one prefetch, and the
-counts per status in one GROUP BY. Previews are decrypted in memory for the 50
-rows shown, never stored.
+The page costs a fixed number of queries whatever it shows, and wherever it is
+in the list: the counts per status in one GROUP BY (which also says how many
+tips are newer than the page, for the position), the rows with the editor's
+wrapped key in one SELECT, tags in one prefetch. Previews are decrypted in
+memory for the 50 rows shown, never stored.
+
+Pages are cut by key, not by OFFSET: tips are listed newest first by primary
+key, and a page is "the 50 tips just older than id B" (``before``) or "the 50
+tips just newer than id A" (``after``). The database reads its indexes from
+the cursor on instead of reading and dropping every row before the page, so
+page 1,000 costs what page 1 costs.
+
+About the cursor being the tip's id (a decision, kept here with the code):
+references are random, so they have no order to page by; a position ("the
+5,000th tip") would need the OFFSET this replaces, and it moves whenever a tip
+arrives, changes status or is deleted. The id is internal but harmless to show
+on these pages: only signed-in staff with the second factor see the inbox, no
+URL takes an id to reach a tip (tip pages are addressed by the random
+reference), and a cursor only bounds the editor's own readable tips, so a
+made-up one shows nothing that page 1 and the Older links would not. What an
+id tells is roughly how many tips arrived before it, which the counts on the
+same page already say. It never reaches a source's pages.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING, TypeAlias, TypedDict, TypeVar
 
-from django.db.models import Count, F, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
+from tipline.accounts.session import Editor
 from tipline.crypto import CryptoError
 from tipline.keyring import tip_key_open
 from tipline.models import Tip
 from tipline.sealed import tip_content_open
-from tipline.triage.access import Editor
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 PREVIEW_CHARS = 140
+PAGE_SIZE = 50
+# Ids are BigAutoField: a cursor outside 1..2**63-1 cannot name a tip and is ignored.
+CURSOR_MAX = 2**63 - 1
+
+
+class _GrantAnnotation(TypedDict):
+    wrapped_key: bytes | memoryview  # the editor's grant's (a BinaryField's value)
+
+
+# A tip as ``readable_tips`` returns it: with the editor's wrapped key.
+ReadableTip: TypeAlias = "WithAnnotations[Tip, _GrantAnnotation]"
+TipT = TypeVar("TipT", bound=Tip)
 
 
 @dataclass(frozen=True)
@@ -33,10 +67,67 @@ class InboxFilters:
     received_to: date | None = None
 
 
-def readable_tips(editor: Editor) -> QuerySet[Tip]:
-    """Every tip with a grant to the editor's key, with that grant's wrapped key."""
+@dataclass(frozen=True)
+class Cursor:
+    """Where a page starts: the tips older than id ``before``, or newer than id ``after``.
+
+    Neither: the first page (the newest tips). Both are never set.
+    """
+
+    before: int | None = None
+    after: int | None = None
+
+
+@dataclass(frozen=True)
+class InboxPage:
+    tips: list[ReadableTip]
+    counts: dict[str, int]  # per status, under every filter but the status (the tabs)
+    total: int  # tips matching every filter, the status too
+    newer_count: int  # matching tips newer than the first row shown
+    has_older: bool
+    size: int = PAGE_SIZE
+
+    @property
+    def first_position(self) -> int:
+        """1-based position of the first row in the whole list (0 if the page is empty)."""
+        return self.newer_count + 1 if self.tips else 0
+
+    @property
+    def last_position(self) -> int:
+        return self.newer_count + len(self.tips)
+
+    @property
+    def newer_cursor(self) -> int | None:
+        """The id for ``?after=``, or None on the first page (or when the newer page
+        is the first page: then the link needs no cursor, see ``newer_is_first``)."""
+        return self.tips[0].pk if self.tips and self.newer_count > self.size else None
+
+    @property
+    def has_newer(self) -> bool:
+        return self.newer_count > 0
+
+    @property
+    def newer_is_first(self) -> bool:
+        return 0 < self.newer_count <= self.size
+
+    @property
+    def older_cursor(self) -> int | None:
+        """The id for ``?before=``, or None on the last page."""
+        return self.tips[-1].pk if self.tips and self.has_older else None
+
+    @property
+    def has_other_pages(self) -> bool:
+        return self.has_newer or self.has_older
+
+
+def readable_tips(editor: Editor, **grant_lookups: int) -> QuerySet[ReadableTip]:
+    """Every tip with a grant to the editor's key, with that grant's wrapped key.
+
+    ``grant_lookups`` (on the grant, e.g. ``tip_id__lt``) go into the same join.
+    """
     # One filter() call on the relation, so the annotation reads the same join.
-    return Tip.objects.filter(grants__recipient=editor.recipient).annotate(
+    lookups = {f"grants__{name}": value for name, value in grant_lookups.items()}
+    return Tip.objects.filter(grants__recipient=editor.recipient, **lookups).annotate(
         wrapped_key=F("grants__wrapped_key")
     )
 
@@ -45,7 +136,7 @@ def _day_start(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
-def _without_status_filter(tips: QuerySet[Tip], f: InboxFilters, user_id: int) -> QuerySet[Tip]:
+def _without_status_filter(tips: QuerySet[TipT], f: InboxFilters, user_id: int) -> QuerySet[TipT]:
     if f.tag is not None:
         tips = tips.filter(tags__id=f.tag)
     if f.assignee == "me":
@@ -63,23 +154,120 @@ def _without_status_filter(tips: QuerySet[Tip], f: InboxFilters, user_id: int) -
     return tips
 
 
-def inbox_tips(editor: Editor, filters: InboxFilters, user_id: int) -> QuerySet[Tip]:
-    tips = _without_status_filter(readable_tips(editor), filters, user_id)
+def _filtered(
+    editor: Editor,
+    filters: InboxFilters,
+    user_id: int,
+    *,
+    below: int | None = None,
+    above: int | None = None,
+) -> QuerySet[ReadableTip]:
+    """The rows' query: every filter, and ids strictly ``below`` or ``above`` a cursor.
+
+    The id bound is written twice, on the grant (in the recipient's join) and on
+    the tip: PostgreSQL does not carry a range across a join, and with it on
+    both sides it reads both indexes from the cursor on (0.3 ms at any depth
+    in 100,000 tips, against 12 ms with the bound on the grant alone and 100 ms
+    on the tip alone).
+    """
+    grant_bound, tip_bound = {}, {}
+    if below is not None:
+        grant_bound, tip_bound = {"tip_id__lt": below}, {"id__lt": below}
+    elif above is not None:
+        grant_bound, tip_bound = {"tip_id__gt": above}, {"id__gt": above}
+    tips = readable_tips(editor, **grant_bound).filter(**tip_bound)
+    tips = _without_status_filter(tips, filters, user_id)
     if filters.status:
         tips = tips.filter(status=filters.status)
-    return tips.select_related("assignee").prefetch_related("tags").order_by("-id")
+    return tips.select_related("assignee").prefetch_related("tags")
+
+
+def inbox_tips(editor: Editor, filters: InboxFilters, user_id: int) -> QuerySet[ReadableTip]:
+    return _filtered(editor, filters, user_id).order_by("-id")
 
 
 def status_counts(editor: Editor, filters: InboxFilters, user_id: int) -> dict[str, int]:
     """Tips per status under every filter but the status itself (for the tabs)."""
+    return _counts(editor, filters, user_id, newer=None)[0]
+
+
+def _counts(
+    editor: Editor, filters: InboxFilters, user_id: int, *, newer: Q | None
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Per status: all tips, and those matching ``newer`` (on the grant's tip id); one query."""
     tips = _without_status_filter(readable_tips(editor), filters, user_id)
-    rows = tips.order_by().values("status").annotate(n=Count("id"))
+    per_status = tips.order_by().values("status")
     counts = {status: 0 for status in Tip.Status.values}
-    counts.update({row["status"]: row["n"] for row in rows})
-    return counts
+    newer_counts = dict(counts)
+    if newer is None:
+        for row in per_status.annotate(n=Count("id")):
+            counts[row["status"]] = row["n"]
+            newer_counts[row["status"]] = 0
+    else:
+        for row in per_status.annotate(n=Count("id"), newer=Count("id", filter=newer)):
+            counts[row["status"]] = row["n"]
+            newer_counts[row["status"]] = row["newer"]
+    return counts, newer_counts
 
 
-def tip_preview(tip: Tip, editor: Editor) -> str:
+def inbox_page(
+    editor: Editor,
+    filters: InboxFilters,
+    user_id: int,
+    cursor: Cursor | None = None,
+    size: int = PAGE_SIZE,
+) -> InboxPage:
+    """One page of the inbox at ``cursor``: the counts, the rows and the tags' prefetch,
+    three queries at any depth.
+
+    The counts come first, so the page knows before reading rows whether the
+    cursor still points into the list: a cursor nothing is older than (the list
+    got shorter, or a made-up id) shows the oldest page, and one with at most a
+    page of tips above it shows the first page, so walking Newer always ends
+    on the real first page.
+    """
+    cursor = cursor or Cursor()
+    if cursor.before is not None:
+        newer = Q(id__gte=cursor.before)
+    elif cursor.after is not None:
+        newer = Q(id__gt=cursor.after)
+    else:
+        newer = None
+    counts, newer_counts = _counts(editor, filters, user_id, newer=newer)
+    if filters.status:
+        total, beyond = counts[filters.status], newer_counts[filters.status]
+    else:
+        total, beyond = sum(counts.values()), sum(newer_counts.values())
+
+    if cursor.before is not None and beyond < total:
+        # The tips just older than the cursor; one more row says if there are older ones.
+        query = _filtered(editor, filters, user_id, below=cursor.before).order_by("-id")
+        rows = list(query[: size + 1])
+        tips, has_older, newer_count = rows[:size], len(rows) > size, beyond
+    elif cursor.before is not None:
+        # Nothing is older than the cursor: the oldest page.
+        tips = list(_filtered(editor, filters, user_id).order_by("id")[:size])[::-1]
+        has_older, newer_count = False, max(total - len(tips), 0)
+    elif cursor.after is not None and beyond > size:
+        # The tips just newer than the cursor, read upwards from it, shown newest first.
+        query = _filtered(editor, filters, user_id, above=cursor.after).order_by("id")
+        tips = list(query[:size])[::-1]
+        has_older, newer_count = total > beyond, max(beyond - len(tips), 0)
+    else:
+        # No cursor, or at most a page above it: the first page.
+        rows = list(_filtered(editor, filters, user_id).order_by("-id")[: size + 1])
+        tips, has_older, newer_count = rows[:size], len(rows) > size, 0
+    return InboxPage(
+        tips=tips,
+        counts=counts,
+        total=total,
+        newer_count=newer_count,
+        has_older=has_older,
+        size=size,
+    )
+
+
+def tip_preview(tip: ReadableTip, editor: Editor) -> str:
     """The start of the note, on one line; empty if the note is empty or cannot be opened."""
     try:
         tip_key = tip_key_open(tip=tip, wrapped_key=tip.wrapped_key, private_key=editor.private_key)

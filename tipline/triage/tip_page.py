@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
-from tipline.models import Attachment, Grant, RecipientKey, Tip
+from django.utils import timezone
+
+from tipline.models import Attachment, Grant, RecipientKey, RetentionPolicy, Tip
 from tipline.report_text import report_lines
+from tipline.retention.policy import tip_deletion_date
 from tipline.sanitize import SanitizeStatus
 from tipline.sealed import (
     TipContent,
@@ -97,3 +101,27 @@ def tip_page_build(tip: Tip, *, tip_key: bytes) -> TipPage:
         .order_by("recipient__user__username")
     ]
     return TipPage(tip_content_open(tip, tip_key=tip_key), files, notes, readers)
+
+
+@dataclass(frozen=True)
+class Retention:
+    """When the tip goes, for the tip page: a date, or None under a legal hold."""
+
+    deletion_date: date | None
+    due: bool  # the date has come: the next daily purge deletes it
+    days: int  # the period its status is given
+
+
+def tip_retention(tip: Tip) -> Retention:
+    policy = RetentionPolicy.current()
+    deletion = tip_deletion_date(tip, policy)
+    due = deletion is not None and deletion <= timezone.localdate()
+    return Retention(deletion, due, policy.days_for(tip.status))
+
+
+def tip_recoverable(tip: Tip) -> bool:
+    """Whether the active recovery key has a grant (a rotation by someone who could not
+    read the tip leaves it with an older recovery key only)."""
+    return Grant.objects.filter(
+        tip=tip, recipient__kind=RecipientKey.Kind.RECOVERY, recipient__active=True
+    ).exists()

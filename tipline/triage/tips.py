@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
 from tipline.audit import Action, Actor, actor_of, audit_record
-from tipline.models import EditorNote, Tag, Tip
+from tipline.models import Attachment, EditorNote, Tag, Tip
 from tipline.sealed import editor_note_seal
 
 MAX_TAG_CHARS = 40
@@ -40,7 +40,7 @@ def tips_status_set(*, tips: Iterable[Tip], status: str, actor: Actor) -> int:
 
 
 @transaction.atomic
-def tip_assignee_set(*, tip: Tip, assignee: AbstractBaseUser | None, actor: Actor) -> None:
+def tip_assignee_set(*, tip: Tip, assignee: User | None, actor: Actor) -> None:
     tip.assignee = assignee
     tip.save(update_fields=["assignee"])
     audit_record(
@@ -78,10 +78,25 @@ def tip_tags_set(*, tip: Tip, names: list[str], actor: Actor) -> None:
 
 
 @transaction.atomic
-def editor_note_add(*, tip: Tip, tip_key: bytes, body: str, author: AbstractBaseUser) -> EditorNote:
+def editor_note_add(*, tip: Tip, tip_key: bytes, body: str, author: User) -> EditorNote:
     """An internal note, encrypted under the tip key; the audit log says only that it exists."""
     note = EditorNote(tip=tip, author=author, written_at=timezone.now())
     editor_note_seal(note, body, tip_key=tip_key)
     note.save()
     audit_record(actor=actor_of(author), action=Action.NOTE_ADDED, tip_reference=tip.reference)
     return note
+
+
+def tip_viewed_record(*, tip: Tip, actor: Actor) -> None:
+    """Opening a tip is on record: who read what is part of the newsroom's duty of care."""
+    audit_record(actor=actor, action=Action.TIP_VIEWED, tip_reference=tip.reference)
+
+
+def file_served_record(*, attachment: Attachment, actor: Actor, inline: bool) -> None:
+    """A file shown or downloaded, on record (its number, never its name)."""
+    audit_record(
+        actor=actor,
+        action=Action.FILE_DOWNLOADED,
+        tip_reference=attachment.tip.reference,
+        detail={"file": attachment.position + 1, "inline": inline},
+    )

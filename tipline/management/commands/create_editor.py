@@ -7,12 +7,12 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, no_translations
 from django.core.validators import validate_email
 
+from tipline.accounts.services import AccountError, EditorCreated, editor_create
+from tipline.audit import COMMAND_LINE_ACTOR
 from tipline.keyring import tipline_is_open
 from tipline.management.secrets_input import read_passphrase
-from tipline.triage.accounts import AccountError, EditorCreated, editor_create_recorded
 
 PASSWORD_ENV = "TIPLINE_PASSWORD"  # noqa: S105 - a variable name
-AUDIT_ACTOR = "manage.py"
 
 
 class Command(BaseCommand):
@@ -42,8 +42,12 @@ class Command(BaseCommand):
         _check_password(username, password)
         was_open = tipline_is_open()
         try:
-            created = editor_create_recorded(
-                actor=AUDIT_ACTOR, username=username, password=password, is_admin=admin, email=email
+            created = editor_create(
+                actor=COMMAND_LINE_ACTOR,
+                username=username,
+                password=password,
+                is_admin=admin,
+                email=email,
             )
         except AccountError as exc:
             raise CommandError(str(exc)) from None
@@ -76,7 +80,8 @@ def _check_username(username: str) -> None:
         User.username_validator(username)
     except ValidationError as exc:
         raise CommandError(f"invalid username: {' '.join(exc.messages)}") from None
-    if len(username) > User._meta.get_field("username").max_length:
+    max_length = User._meta.get_field("username").max_length
+    if max_length is not None and len(username) > max_length:
         raise CommandError("invalid username: too long")
     if User.objects.filter(username=username).exists():
         raise CommandError(f"an account named {username} already exists")

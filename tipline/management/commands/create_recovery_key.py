@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
 
+from tipline.audit import COMMAND_LINE_ACTOR
 from tipline.keyring import KeyringError, recovery_key_create, recovery_private_key_load
 from tipline.management.secrets_input import read_passphrase
+from tipline.private_files import private_file_write
 
 PASSPHRASE_ENV = "TIPLINE_RECOVERY_PASSPHRASE"  # noqa: S105 - a variable name
 OLD_PASSPHRASE_ENV = "TIPLINE_OLD_RECOVERY_PASSPHRASE"  # noqa: S105
@@ -51,13 +51,13 @@ class Command(BaseCommand):
             PASSPHRASE_ENV, prompt="New passphrase for the recovery key", confirm=True
         )
         try:
-            # One transaction: if the file cannot be written, no key is registered
-            # whose private half would be lost.
-            with transaction.atomic():
-                created = recovery_key_create(
-                    passphrase=passphrase, rotate=rotate, old_private_key=old_private_key
-                )
-                _write_private_file(output, created.armored_private_key)
+            created = recovery_key_create(
+                actor=COMMAND_LINE_ACTOR,
+                passphrase=passphrase,
+                rotate=rotate,
+                old_private_key=old_private_key,
+                deliver=lambda armored: private_file_write(output, armored),
+            )
         except KeyringError as exc:
             raise CommandError(str(exc)) from None
         except OSError as exc:
@@ -77,9 +77,3 @@ class Command(BaseCommand):
             return recovery_private_key_load(path=path, passphrase=passphrase)
         except KeyringError as exc:
             raise CommandError(str(exc)) from None
-
-
-def _write_private_file(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(text)

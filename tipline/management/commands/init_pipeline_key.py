@@ -2,6 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
+from tipline.audit import COMMAND_LINE_ACTOR
 from tipline.keyring import pipeline_key_ensure
 
 
@@ -9,5 +10,5 @@ class Command(BaseCommand):
     help = "Create the worker's pipeline key if missing and register it. Run where the worker runs."
 
     def handle(self, *args, **options) -> None:
-        recipient = pipeline_key_ensure()
+        recipient = pipeline_key_ensure(actor=COMMAND_LINE_ACTOR)
         self.stdout.write(f"Pipeline key {recipient.fingerprint} is ready.")

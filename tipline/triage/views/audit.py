@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import path
 from django.utils.functional import Promise
@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET
 
 from tipline.audit import GENESIS_HASH, Action, ChainCheck, audit_verify
 from tipline.models import AuditEntry
-from tipline.triage.access import admin_view
+from tipline.triage.access import StaffRequest, admin_view
 
 PAGE_SIZE = 50
 
@@ -41,6 +41,8 @@ ACTION_LABELS: dict[str, Promise] = {
     Action.UPLOADS_SWEPT: _("Deleted abandoned uploads"),
     Action.SECOND_FACTOR_RESET: _("Second factor reset"),
     Action.RECOVERY_KEY_ROTATED: _("Rotated recovery key"),
+    Action.RECOVERY_KEY_CREATED: _("Created recovery key"),
+    Action.PIPELINE_KEY_REGISTERED: _("Registered the worker's key"),
 }
 
 # audit_verify's reasons, in words an admin can act on (unknown ones are shown as they are).
@@ -68,11 +70,11 @@ def _row(entry: AuditEntry) -> AuditRow:
 
 @admin_view
 @require_GET
-def audit_view(request: HttpRequest) -> HttpResponse:
+def audit_view(request: StaffRequest) -> HttpResponse:
     paginator = Paginator(AuditEntry.objects.order_by("-id"), PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
     check: ChainCheck | None = None
-    last_hash = ""
+    last_hash: str | None = ""
     if request.GET.get("verify") == "1":  # walking the chain reads every row: only when asked
         # Read before the walk, so the hash shown is one the walk covered.
         last_hash = AuditEntry.objects.order_by("-id").values_list("entry_hash", flat=True).first()

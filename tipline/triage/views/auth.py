@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth import login, logout, update_session_auth_hash
+from django.contrib.auth import login, update_session_auth_hash
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
@@ -12,15 +12,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 
-from tipline.audit import Action, audit_record
-from tipline.triage.access import staff_view
-from tipline.triage.accounts import (
-    AccountError,
-    editor_password_change,
-    session_key_forget,
-    session_key_store,
-    staff_authenticate,
-)
+from tipline.accounts.services import AccountError, editor_password_change
+from tipline.accounts.session import session_key_forget, session_key_store
+from tipline.accounts.signin import staff_authenticate, staff_sign_out
+from tipline.triage.access import StaffRequest, staff_view
 from tipline.triage.forms import LoginForm, PasswordChangeForm
 
 
@@ -42,7 +37,6 @@ def login_view(request: HttpRequest) -> HttpResponse:
     form = LoginForm(request.POST)
     sign_in = form.is_valid() and staff_authenticate(**form.cleaned_data)
     if not sign_in:
-        audit_record(actor="", action=Action.LOGIN_FAILED)
         return _login_page(
             request,
             LoginForm(initial={"username": form.data.get("username", "")}),
@@ -55,15 +49,12 @@ def login_view(request: HttpRequest) -> HttpResponse:
     otp_login(request, sign_in.device)
     response = redirect(_next_url(request))
     session_key_store(request, response, sign_in.private_key)
-    audit_record(actor=sign_in.user.get_username(), action=Action.LOGIN)
     return response
 
 
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponse:
-    if request.user.is_authenticated:
-        audit_record(actor=request.user.get_username(), action=Action.LOGOUT)
-    logout(request)  # flushes the session and the sealed key with it
+    staff_sign_out(request=request)  # flushes the session and the sealed key with it
     response = redirect("staff:login")
     session_key_forget(response)
     return response
@@ -71,7 +62,7 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 
 @staff_view
 @require_http_methods(["GET", "POST"])
-def password_view(request: HttpRequest) -> HttpResponse:
+def password_view(request: StaffRequest) -> HttpResponse:
     form = PasswordChangeForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
@@ -84,7 +75,6 @@ def password_view(request: HttpRequest) -> HttpResponse:
             form.add_error("old_password", _("The current password is not right."))
         else:
             update_session_auth_hash(request, request.user)
-            audit_record(actor=request.user.get_username(), action=Action.PASSWORD_CHANGED)
             messages.success(request, _("Your password was changed and your key re-sealed."))
             return redirect("staff:inbox")
     return render(request, "staff/password.html", {"form": form})

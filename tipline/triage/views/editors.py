@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import segno
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.utils.safestring import SafeString, mark_safe
@@ -18,16 +14,15 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from tipline.audit import Action, audit_record
-from tipline.models import RecipientKey
-from tipline.triage.access import admin_view, staff_view
-from tipline.triage.accounts import (
+from tipline.accounts.selectors import editor_key, editor_rows
+from tipline.accounts.services import (
     AccountError,
-    editor_create_recorded,
+    editor_create,
     editor_deactivate,
-    editor_key,
     editor_second_factor_reset,
 )
+from tipline.audit import actor_of
+from tipline.triage.access import StaffRequest, admin_view, staff_view
 from tipline.triage.forms_editors import DeactivateForm, EditorCreateForm, SecondFactorResetForm
 from tipline.triage.grants import grants_copy_to_editor
 
@@ -42,40 +37,26 @@ QR_SVG_OPTIONS: dict[str, int | str | bool | None] = {
 }
 
 
-@dataclass(frozen=True)
-class EditorRow:
-    user: AbstractBaseUser
-    fingerprint: str  # empty when the account has no active key
-
-
 @staff_view
 @require_GET
-def editors_view(request: HttpRequest) -> HttpResponse:
+def editors_view(request: StaffRequest) -> HttpResponse:
     """Every editor sees colleagues (to share tips with them); only admins manage accounts."""
-    users = get_user_model().objects.filter(is_staff=True).order_by("username")
-    if not request.user.is_superuser:
-        users = users.filter(is_active=True)
-    fingerprints = dict(
-        RecipientKey.objects.filter(kind=RecipientKey.Kind.EDITOR, active=True).values_list(
-            "user_id", "fingerprint"
-        )
-    )
-    rows = [EditorRow(user, fingerprints.get(user.pk, "")) for user in users]
+    rows = editor_rows(include_inactive=request.user.is_superuser)
     return render(request, "staff/editors.html", {"rows": rows})
 
 
 @admin_view
 @require_http_methods(["GET", "POST"])
-def editor_create_view(request: HttpRequest) -> HttpResponse:
+def editor_create_view(request: StaffRequest) -> HttpResponse:
     form = EditorCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            created = editor_create_recorded(
+            created = editor_create(
                 username=form.cleaned_data["username"],
                 password=form.cleaned_data["password"],
                 is_admin=form.cleaned_data["is_admin"],
                 email=form.cleaned_data["email"],
-                actor=request.user.get_username(),
+                actor=actor_of(request.user),
             )
         except AccountError:  # the same name was taken since the form checked
             form.add_error("username", _("An account with this username already exists."))
@@ -100,7 +81,7 @@ def _qr_svg(uri: str) -> SafeString:
 
 @admin_view
 @require_POST
-def editor_deactivate_view(request: HttpRequest, user_id: int) -> HttpResponse:
+def editor_deactivate_view(request: StaffRequest, user_id: int) -> HttpResponse:
     user = get_object_or_404(get_user_model(), pk=user_id, is_staff=True)
     if user.pk == request.user.pk:
         # Also keeps at least one admin: the one asking.
@@ -110,13 +91,7 @@ def editor_deactivate_view(request: HttpRequest, user_id: int) -> HttpResponse:
     elif not user.is_active:
         messages.info(request, _("That account was already deactivated."))
     else:
-        with transaction.atomic():
-            removed = editor_deactivate(user=user)
-            audit_record(
-                actor=request.user.get_username(),
-                action=Action.EDITOR_DEACTIVATED,
-                detail={"editor": user.get_username(), "grants_removed": removed},
-            )
+        editor_deactivate(user=user, actor=actor_of(request.user))
         messages.success(
             request,
             _("%(name)s was deactivated; their key no longer opens any tip.")
@@ -127,7 +102,7 @@ def editor_deactivate_view(request: HttpRequest, user_id: int) -> HttpResponse:
 
 @admin_view
 @require_POST
-def editor_second_factor_reset_view(request: HttpRequest, user_id: int) -> HttpResponse:
+def editor_second_factor_reset_view(request: StaffRequest, user_id: int) -> HttpResponse:
     """New authenticator and backup codes for an account, shown once in this response."""
     user = get_object_or_404(get_user_model(), pk=user_id, is_staff=True, is_active=True)
     if user.pk == request.user.pk:
@@ -136,13 +111,7 @@ def editor_second_factor_reset_view(request: HttpRequest, user_id: int) -> HttpR
     elif not SecondFactorResetForm(request.POST).is_valid():
         messages.error(request, _("Tick the box to confirm the reset."))
     else:
-        with transaction.atomic():
-            reset = editor_second_factor_reset(user=user)
-            audit_record(
-                actor=request.user.get_username(),
-                action=Action.SECOND_FACTOR_RESET,
-                detail={"editor": user.get_username()},
-            )
+        reset = editor_second_factor_reset(user=user, actor=actor_of(request.user))
         # Rendered, not redirected, like a new account's: the secrets exist only here.
         context = {"reset": reset, "qr_svg": _qr_svg(reset.otpauth_uri)}
         return render(request, "staff/editors_second_factor.html", context)
@@ -151,7 +120,7 @@ def editor_second_factor_reset_view(request: HttpRequest, user_id: int) -> HttpR
 
 @staff_view
 @require_POST
-def editor_grant_mine_view(request: HttpRequest, user_id: int) -> HttpResponse:
+def editor_grant_mine_view(request: StaffRequest, user_id: int) -> HttpResponse:
     user = get_object_or_404(get_user_model(), pk=user_id, is_staff=True, is_active=True)
     newcomer = editor_key(user)
     if newcomer is None:
@@ -161,7 +130,7 @@ def editor_grant_mine_view(request: HttpRequest, user_id: int) -> HttpResponse:
         messages.info(request, _("You can already read your own tips."))
         return redirect(back)
     count = grants_copy_to_editor(
-        editor=request.editor, newcomer=newcomer, actor=request.user.get_username()
+        editor=request.editor, newcomer=newcomer, actor=actor_of(request.user)
     )
     messages.success(
         request,

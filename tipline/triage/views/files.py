@@ -17,9 +17,9 @@ from django.urls import path
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
-from tipline.audit import Action, audit_record
+from tipline.audit import actor_of
 from tipline.crypto import DecryptionError
-from tipline.export import safe_filename
+from tipline.filenames import safe_filename
 from tipline.models import Attachment
 from tipline.report_text import report_lines
 from tipline.sealed import (
@@ -30,8 +30,9 @@ from tipline.sealed import (
     attachment_report_open,
     attachment_thumbnail_open,
 )
-from tipline.triage.access import OpenTip, staff_view, tip_open
+from tipline.triage.access import OpenTip, StaffRequest, staff_view, tip_open
 from tipline.triage.tip_page import PREVIEWABLE_TYPES, attachment_is_cleaned
+from tipline.triage.tips import file_served_record
 
 logger = logging.getLogger(__name__)
 STREAM_CHUNK = 256 * 1024
@@ -91,13 +92,13 @@ def _damaged(request: HttpRequest, opened: OpenTip) -> HttpResponse:
 
 
 def _served_file(
-    request: HttpRequest,
+    request: StaffRequest,
     opened: OpenTip,
     attachment: Attachment,
     *,
     content_type: str,
     disposition: str,
-) -> HttpResponse:
+) -> StreamingHttpResponse | HttpResponse:
     """The cleaned file streamed, and on record; or the damaged-file page."""
     try:
         response = _file_response(
@@ -105,18 +106,17 @@ def _served_file(
         )
     except DecryptionError:
         return _damaged(request, opened)
-    audit_record(
-        actor=request.user.get_username(),
-        action=Action.FILE_DOWNLOADED,
-        tip_reference=opened.tip.reference,
-        detail={"file": attachment.position + 1, "inline": disposition == "inline"},
+    file_served_record(
+        attachment=attachment, actor=actor_of(request.user), inline=disposition == "inline"
     )
     return response
 
 
 @staff_view
 @require_GET
-def file_download(request: HttpRequest, reference: str, number: int) -> HttpResponse:
+def file_download(
+    request: StaffRequest, reference: str, number: int
+) -> StreamingHttpResponse | HttpResponse:
     opened = tip_open(request, reference)
     attachment = _attachment(opened, number)
     name = safe_filename(
@@ -141,7 +141,9 @@ def file_download(request: HttpRequest, reference: str, number: int) -> HttpResp
 
 @staff_view
 @require_GET
-def file_preview(request: HttpRequest, reference: str, number: int) -> HttpResponse:
+def file_preview(
+    request: StaffRequest, reference: str, number: int
+) -> StreamingHttpResponse | HttpResponse:
     """A cleaned picture shown inline; never any other kind of file."""
     opened = tip_open(request, reference)
     attachment = _attachment(opened, number)
@@ -154,7 +156,7 @@ def file_preview(request: HttpRequest, reference: str, number: int) -> HttpRespo
 
 @staff_view
 @require_GET
-def file_thumbnail(request: HttpRequest, reference: str, number: int) -> HttpResponse:
+def file_thumbnail(request: StaffRequest, reference: str, number: int) -> HttpResponse:
     opened = tip_open(request, reference)
     attachment = _attachment(opened, number)
     if not attachment.thumbnail_blob:

@@ -10,45 +10,21 @@ written to the server's disk or database.
 from __future__ import annotations
 
 from django.contrib import messages
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import path
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods
 
-from tipline.audit import Action, audit_record
+from tipline.audit import actor_of
 from tipline.keyring import (
     RecoveryKeyRotated,
     active_recovery_key,
     recovery_key_coverage,
     recovery_key_rotate,
 )
-from tipline.triage.access import Editor, admin_view
+from tipline.triage.access import StaffRequest, admin_view
 from tipline.triage.forms_retention import RecoveryKeyRotateForm
-
-
-def recovery_key_rotate_audited(
-    *, passphrase: str, editor: Editor, actor: str
-) -> RecoveryKeyRotated:
-    # One transaction: a key never changes without its audit entry.
-    with transaction.atomic():
-        rotated = recovery_key_rotate(
-            passphrase=passphrase,
-            editor_recipient=editor.recipient,
-            editor_private_key=editor.private_key,
-        )
-        audit_record(
-            actor=actor,
-            action=Action.RECOVERY_KEY_ROTATED,
-            detail={
-                "fingerprint": rotated.recipient.fingerprint,
-                "previous": rotated.previous_fingerprint,
-                "tips_granted": rotated.regranted_tips,
-                "tips_not_granted": rotated.tips_not_granted,
-            },
-        )
-    return rotated
 
 
 def _key_file_response(rotated: RecoveryKeyRotated) -> HttpResponse:
@@ -79,13 +55,14 @@ def _result_message(request: HttpRequest, rotated: RecoveryKeyRotated) -> None:
 
 @admin_view
 @require_http_methods(["GET", "POST"])
-def recovery_key_view(request: HttpRequest) -> HttpResponse:
+def recovery_key_view(request: StaffRequest) -> HttpResponse:
     form = RecoveryKeyRotateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        rotated = recovery_key_rotate_audited(
+        rotated = recovery_key_rotate(
             passphrase=form.cleaned_data["passphrase"],
-            editor=request.editor,
-            actor=request.user.get_username(),
+            editor_recipient=request.editor.recipient,
+            editor_private_key=request.editor.private_key,
+            actor=actor_of(request.user),
         )
         _result_message(request, rotated)
         return _key_file_response(rotated)

@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from tipline.audit import Action, actor_of, audit_record
-from tipline.models import Grant, RecipientKey, RetentionPolicy, Tip
-from tipline.retention.policy import tip_deletion_date
+from tipline.accounts.selectors import staff_account_choices
+from tipline.audit import actor_of
+from tipline.models import RecipientKey
 from tipline.retention.services import tip_legal_hold_set
-from tipline.triage.access import OpenTip, admin_view, staff_view, tip_open
-from tipline.triage.accounts import staff_account_choices
+from tipline.triage.access import OpenTip, StaffRequest, admin_view, staff_view, tip_open
 from tipline.triage.forms import (
     EditorNoteForm,
     GrantForm,
@@ -31,13 +27,14 @@ from tipline.triage.forms import (
 )
 from tipline.triage.forms_retention import LegalHoldForm
 from tipline.triage.grants import editor_keys_without_grant, tip_grant_add, tip_grant_revoke
-from tipline.triage.tip_page import tip_page_build
+from tipline.triage.tip_page import tip_page_build, tip_recoverable, tip_retention
 from tipline.triage.tips import (
     editor_note_add,
     tag_names_parse,
     tip_assignee_set,
     tip_status_set,
     tip_tags_set,
+    tip_viewed_record,
 )
 
 
@@ -58,38 +55,12 @@ def _forms(opened: OpenTip) -> dict:
     }
 
 
-@dataclass(frozen=True)
-class Retention:
-    """When the tip goes, for the tip page: a date, or None under a legal hold."""
-
-    deletion_date: date | None
-    due: bool  # the date has come: the next daily purge deletes it
-    days: int  # the period its status is given
-
-
-def tip_retention(tip: Tip) -> Retention:
-    policy = RetentionPolicy.current()
-    deletion = tip_deletion_date(tip, policy)
-    due = deletion is not None and deletion <= timezone.localdate()
-    return Retention(deletion, due, policy.days_for(tip.status))
-
-
-def tip_recoverable(tip: Tip) -> bool:
-    """Whether the active recovery key has a grant (a rotation by someone who could not
-    read the tip leaves it with an older recovery key only)."""
-    return Grant.objects.filter(
-        tip=tip, recipient__kind=RecipientKey.Kind.RECOVERY, recipient__active=True
-    ).exists()
-
-
 @staff_view
 @require_GET
-def tip_detail(request: HttpRequest, reference: str) -> HttpResponse:
+def tip_detail(request: StaffRequest, reference: str) -> HttpResponse:
     opened = tip_open(request, reference)
     page = tip_page_build(opened.tip, tip_key=opened.tip_key)
-    audit_record(
-        actor=request.user.get_username(), action=Action.TIP_VIEWED, tip_reference=reference
-    )
+    tip_viewed_record(tip=opened.tip, actor=actor_of(request.user))
     context = {
         "tip": opened.tip,
         "page": page,
@@ -101,7 +72,7 @@ def tip_detail(request: HttpRequest, reference: str) -> HttpResponse:
 
 
 def _change(
-    request: HttpRequest,
+    request: StaffRequest,
     reference: str,
     make_form: Callable[[OpenTip], forms.Form],
     apply: Callable[[OpenTip, dict], None],
@@ -121,7 +92,7 @@ def _change(
 
 @staff_view
 @require_POST
-def tip_status(request: HttpRequest, reference: str) -> HttpResponse:
+def tip_status(request: StaffRequest, reference: str) -> HttpResponse:
     def apply(opened: OpenTip, data: dict) -> None:
         tip_status_set(tip=opened.tip, status=data["status"], actor=actor_of(request.user))
 
@@ -132,7 +103,7 @@ def tip_status(request: HttpRequest, reference: str) -> HttpResponse:
 
 @staff_view
 @require_POST
-def tip_assignee(request: HttpRequest, reference: str) -> HttpResponse:
+def tip_assignee(request: StaffRequest, reference: str) -> HttpResponse:
     def apply(opened: OpenTip, data: dict) -> None:
         user_id = data["assignee"]
         assignee = get_user_model().objects.get(pk=user_id) if user_id else None
@@ -146,7 +117,7 @@ def tip_assignee(request: HttpRequest, reference: str) -> HttpResponse:
 
 @staff_view
 @require_POST
-def tip_tags(request: HttpRequest, reference: str) -> HttpResponse:
+def tip_tags(request: StaffRequest, reference: str) -> HttpResponse:
     def apply(opened: OpenTip, data: dict) -> None:
         tip_tags_set(
             tip=opened.tip, names=tag_names_parse(data["tags"]), actor=actor_of(request.user)
@@ -157,7 +128,7 @@ def tip_tags(request: HttpRequest, reference: str) -> HttpResponse:
 
 @staff_view
 @require_POST
-def tip_note(request: HttpRequest, reference: str) -> HttpResponse:
+def tip_note(request: StaffRequest, reference: str) -> HttpResponse:
     def apply(opened: OpenTip, data: dict) -> None:
         editor_note_add(
             tip=opened.tip, tip_key=opened.tip_key, body=data["body"], author=request.user
@@ -175,7 +146,7 @@ def tip_note(request: HttpRequest, reference: str) -> HttpResponse:
 
 @staff_view
 @require_POST
-def tip_grant(request: HttpRequest, reference: str) -> HttpResponse:
+def tip_grant(request: StaffRequest, reference: str) -> HttpResponse:
     def make_form(opened: OpenTip) -> GrantForm:
         return GrantForm(request.POST, recipients=editor_keys_without_grant(opened.tip))
 
@@ -185,7 +156,7 @@ def tip_grant(request: HttpRequest, reference: str) -> HttpResponse:
             tip=opened.tip,
             tip_key=opened.tip_key,
             recipient=recipient,
-            actor=request.user.get_username(),
+            actor=actor_of(request.user),
         )
 
     return _change(request, reference, make_form, apply, _("Access given."))
@@ -193,24 +164,24 @@ def tip_grant(request: HttpRequest, reference: str) -> HttpResponse:
 
 @admin_view
 @require_POST
-def tip_revoke(request: HttpRequest, reference: str, recipient_id: int) -> HttpResponse:
+def tip_revoke(request: StaffRequest, reference: str, recipient_id: int) -> HttpResponse:
     opened = tip_open(request, reference)
     recipient = get_object_or_404(RecipientKey, pk=recipient_id, kind=RecipientKey.Kind.EDITOR)
     if recipient.user_id == request.user.pk:
         messages.error(request, _("You cannot take away your own access."))
-    elif tip_grant_revoke(tip=opened.tip, recipient=recipient, actor=request.user.get_username()):
+    elif tip_grant_revoke(tip=opened.tip, recipient=recipient, actor=actor_of(request.user)):
         messages.success(request, _("Access taken away."))
     return _back(opened)
 
 
 @admin_view
 @require_POST
-def tip_legal_hold(request: HttpRequest, reference: str) -> HttpResponse:
+def tip_legal_hold(request: StaffRequest, reference: str) -> HttpResponse:
     """Set or lift the legal hold (admins, and only on a tip they can read, like every tip URL)."""
 
     def apply(opened: OpenTip, data: dict) -> None:
         hold = data["hold"] == "set"
-        tip_legal_hold_set(tip=opened.tip, hold=hold, actor=request.user.get_username())
+        tip_legal_hold_set(tip=opened.tip, hold=hold, actor=actor_of(request.user))
 
     done = (
         _("Legal hold set: this tip is kept until the hold is lifted.")

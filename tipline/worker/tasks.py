@@ -5,11 +5,14 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
-from tipline.intake.pipeline import attachment_process
 from tipline.keyring import KeyringError
+from tipline.worker.pipeline import attachment_process
 
 
 @shared_task(
+    # The name it had when the worker lived in tipline/intake/: messages queued
+    # by an older web process must still find it after an upgrade.
+    name="tipline.intake.tasks.process_attachment",
     acks_late=True,
     # A worker killed mid-file gives the message back to the broker, and the
     # service is idempotent, so the next worker simply finishes the job.

@@ -9,10 +9,10 @@ from django.test import Client
 
 from tests.conftest import all_files_under
 from tests.intake.helpers import submit_tip
-from tipline.intake import pipeline
-from tipline.intake.pipeline import attachment_process
 from tipline.models import Attachment, Grant, RecipientKey
 from tipline.storage import blob_exists
+from tipline.worker import pipeline
+from tipline.worker.pipeline import attachment_process
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def unprocessed(client: Client, open_tipline, monkeypatch) -> Attachment:
     """A tip with one file whose processing has not run (the broker never delivered)."""
-    monkeypatch.setattr("tipline.intake.tasks.process_attachment.delay", lambda *a, **k: None)
+    monkeypatch.setattr("tipline.worker.tasks.process_attachment.delay", lambda *a, **k: None)
     submit_tip(client, note="n", files=[("doc.txt", b"some text " * 5000)])
     attachment = Attachment.objects.get()
     assert attachment.state == Attachment.State.RECEIVED and blob_exists(attachment.raw_blob)

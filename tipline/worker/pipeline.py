@@ -18,7 +18,6 @@ import threading
 from django.db import transaction
 
 from tipline.crypto import DecryptionError, EncryptedScratchFile
-from tipline.intake.thumbnails import attachment_thumbnail_forget, attachment_thumbnail_store
 from tipline.keyring import (
     KeyringError,
     active_pipeline_key,
@@ -34,6 +33,7 @@ from tipline.sealed import (
     attachment_report_seal,
 )
 from tipline.storage import delete_blob, new_blob_name
+from tipline.worker.thumbnails import attachment_thumbnail_forget, attachment_thumbnail_store
 
 logger = logging.getLogger(__name__)
 

@@ -15,12 +15,12 @@ from tests.intake.helpers import submit_tip, tip_content
 from tests.sanitize._support import CORPUS
 from tipline import sealed
 from tipline.crypto import DecryptionError, decrypt_bytes
-from tipline.intake import pipeline, thumbnails
-from tipline.intake.pipeline import attachment_process
 from tipline.keyring import tip_key_unwrap
 from tipline.models import Attachment, Tip
 from tipline.sealed import Part, attachment_object_id
 from tipline.storage import blob_exists, read_blob
+from tipline.worker import pipeline, thumbnails
+from tipline.worker.pipeline import attachment_process
 
 pytestmark = pytest.mark.django_db
 
@@ -67,7 +67,7 @@ def the_attachment() -> Attachment:
 @pytest.fixture
 def unprocessed_photo(client: Client, open_tipline, monkeypatch) -> Attachment:
     """A tip with one photo whose processing has not run yet."""
-    monkeypatch.setattr("tipline.intake.tasks.process_attachment.delay", lambda *a, **k: None)
+    monkeypatch.setattr("tipline.worker.tasks.process_attachment.delay", lambda *a, **k: None)
     submit_tip(client, note="n", files=[("IMG_0001.jpg", photo())])
     attachment = the_attachment()
     assert attachment.state == Attachment.State.RECEIVED
@@ -214,14 +214,14 @@ def test_a_thumbnail_failure_leaves_the_file_done_without_one(
         raise TypeError("a bug in the thumbnail code: IMG_0001.jpg")
 
     monkeypatch.setattr(thumbnails, "thumbnail_jpeg", broken)
-    with caplog.at_level(logging.WARNING, logger="tipline.intake.thumbnails"):
+    with caplog.at_level(logging.WARNING, logger="tipline.worker.thumbnails"):
         submit_tip(client, files=[("IMG_0001.jpg", photo())])
     attachment = the_attachment()
     assert attachment.state == Attachment.State.DONE
     assert attachment.sanitize_status == "cleaned" and blob_exists(attachment.clean_blob)
     assert attachment.thumbnail_blob == ""
     assert thumbnail_files(blob_storage) == []
-    messages = [r.getMessage() for r in caplog.records if r.name == "tipline.intake.thumbnails"]
+    messages = [r.getMessage() for r in caplog.records if r.name == "tipline.worker.thumbnails"]
     assert messages and all("IMG_0001" not in m for m in messages)  # content-free
     assert "TypeError" in messages[0]
 
