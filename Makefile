@@ -27,7 +27,7 @@ run: setup
 	$(PY) manage.py init_pipeline_key
 	$(PY) manage.py tipline_status
 	@echo "Serving on http://127.0.0.1:$(PORT)/"
-	$(VENV)/bin/gunicorn --config config/gunicorn.conf.py config.wsgi
+	$(PY) -m config.server
 
 test: setup lint
 	$(PY) -m pytest -m "not integration and not browser"
@@ -72,6 +72,7 @@ BENCH_PG ?= postgres://postgres@127.0.0.1:5432/tipline_bench
 bench: setup
 	$(PY) bench/crypto.py
 	$(PY) bench/upload.py
+	$(PY) bench/siege.py
 	$(PY) bench/sanitize.py
 	$(PY) bench/purge.py
 	DATABASE_URL=$(BENCH_PG) $(PY) bench/purge.py

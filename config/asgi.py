@@ -1,13 +1,21 @@
-"""ASGI entry point, for servers that prefer it; the shipped setup uses WSGI."""
+"""ASGI entry point: the application uvicorn serves (``config/server.py``, ``make run``).
+
+Not Django's own ASGI handler: the router of tipline/server/asgi.py, which
+streams the source form's uploads and runs everything through Django's
+middleware and views in bounded thread pools (docs/decisions.md, "The web server").
+"""
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 from config.bootstrap import prepare_data_dir
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # Before Django reads the settings: the data dir and the generated key.
 prepare_data_dir()
+django.setup(set_prefix=False)
 
-application = get_asgi_application()
+from tipline.server.asgi import Router  # noqa: E402 - needs the apps loaded
+
+application = Router()

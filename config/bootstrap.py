@@ -9,7 +9,7 @@ before Django loads the settings. On first start it makes:
 - its ``cache`` folder, 0700, unless ``CACHE_URL`` names another cache;
 - ``secret_key``, 0600, unless ``SECRET_KEY`` (or ``SECRET_KEY_FILE``) is set.
 
-Every process runs it (each gunicorn worker, each Celery worker), so it is
+Every process runs it (each web worker, each Celery worker), so it is
 idempotent and safe to race: ``O_EXCL`` lets exactly one process create the
 key, and the others leave it alone. Nothing here imports Django.
 """

@@ -220,8 +220,8 @@ STORAGES = {
 }
 
 # --- Cache --------------------------------------------------------------------------------
-# It holds one thing: the hourly tip counter of tipline.intake.ratelimit (see
-# TIPLINE_MAX_TIPS_PER_HOUR below).
+# It holds the flood counters of tipline.intake.flood (see TIPLINE_FLOOD_TIPS_PER_HOUR
+# below) and the marks of used forms of tipline.intake.form_token, nothing else.
 
 
 def _cache() -> dict:
@@ -231,12 +231,15 @@ def _cache() -> dict:
     if url:
         # The URL may hold a password: never echo it.
         raise ConfigError("CACHE_URL must start with redis://, rediss:// or unix://")
-    # Files, not memory: gunicorn's processes on one host share them, with no
+    # Files, not memory: the web server's processes on one host share them, with no
     # other service to run. Kept out of the database so no dump or backup holds
     # the counter; folder 0700 (config.bootstrap), files 0600 (Django's own).
     return {
         "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
         "LOCATION": str(DATA_DIR / CACHE_DIR_NAME),
+        # One entry per form used in the last TIPLINE_FORM_TOKEN_HOURS: Django's
+        # 300 would cull (at random) used-form marks and flood counters in a flood.
+        "OPTIONS": {"MAX_ENTRIES": 100_000},
     }
 
 
@@ -295,11 +298,17 @@ if 24 % TIPLINE_RECEIVED_GRANULARITY_HOURS:
         "TIPLINE_RECEIVED_GRANULARITY_HOURS must divide 24 (1, 2, 3, 4, 6, 8, 12 or 24), "
         f"not {TIPLINE_RECEIVED_GRANULARITY_HOURS}"
     )
-# A flood of tips is limited for the whole installation, never per client: a
+# A flood of tips is contained for the whole installation, never per client: a
 # per-client limit needs an address (Tor users share exits, an onion service
-# sees none) and even a keyed hash of one is a record of who sent. The cache
-# holds one number, the tips accepted in the current clock hour; 0 = no limit.
-TIPLINE_MAX_TIPS_PER_HOUR = envint("TIPLINE_MAX_TIPS_PER_HOUR", 120, minimum=0)
+# sees none) and even a keyed hash of one is a record of who sent. No tip is
+# refused: beyond this many forms or tips in a clock hour, tips are marked
+# "arrived during a flood" and kept apart in the inbox (tipline.intake.flood).
+TIPLINE_FLOOD_TIPS_PER_HOUR = envint(
+    "TIPLINE_FLOOD_TIPS_PER_HOUR", 120, minimum=1, maximum=1_000_000
+)
+# How long a form stays good for one tip (tipline.intake.form_token): generous,
+# a source may write for a long time and a large video over Tor takes an hour.
+TIPLINE_FORM_TOKEN_HOURS = envint("TIPLINE_FORM_TOKEN_HOURS", 12, minimum=1, maximum=72)
 
 # Form fields other than files are small; a large non-file body is an attack.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
@@ -311,6 +320,40 @@ DATA_UPLOAD_MAX_NUMBER_FILES = TIPLINE_MAX_FILES + 1
 # encrypting handler; these are what any other view would get.
 FILE_UPLOAD_HANDLERS = ["tipline.intake.upload.RefuseUploadHandler"]
 FILE_UPLOAD_MAX_MEMORY_SIZE = 0
+# New files are refused (a note without files never is) while they would leave
+# less than this free on the disk of the blob storage; 0 = no check. Local
+# storage only: an object store has no disk to fill (tipline.intake.reserve).
+TIPLINE_STORAGE_RESERVE_MB = envint("TIPLINE_STORAGE_RESERVE_MB", 1024, minimum=0)
+
+# --- The web server (tipline/server, config/server.py) ------------------------------------
+# Django work in flight at once, per worker process and per side: the source
+# pages and the staff pages (/staff/) each have their own threads, so one side
+# cannot take the other's. A request waiting for one waits in the event loop,
+# which costs memory only; an upload takes a source thread only for its last
+# step, once its body has arrived.
+TIPLINE_SOURCE_CONCURRENCY = envint("TIPLINE_SOURCE_CONCURRENCY", 8, minimum=1, maximum=256)
+TIPLINE_STAFF_CONCURRENCY = envint("TIPLINE_STAFF_CONCURRENCY", 4, minimum=1, maximum=256)
+# The body of any request but an upload is read into memory before Django
+# sees it: a larger one is refused (413), from its Content-Length when it has one.
+TIPLINE_MAX_REQUEST_BODY_KB = envint(
+    "TIPLINE_MAX_REQUEST_BODY_KB", 1024, minimum=64, maximum=64 * 1024
+)
+# A client that has not sent its request headers this long after connecting
+# (or after the previous response) is disconnected.
+TIPLINE_HEADER_TIMEOUT_SECONDS = envint(
+    "TIPLINE_HEADER_TIMEOUT_SECONDS", 60, minimum=1, maximum=3600
+)
+# A request body that brings fewer than RATE x WINDOW bytes in a window of
+# WINDOW seconds (time the server itself spends not counted) is cut off, and
+# nothing of it kept. Sized for Tor: a slow circuit gives a few KiB/s and may
+# stall for a minute; 128 B/s over two minutes cuts only clients holding a
+# connection open on purpose.
+TIPLINE_MIN_UPLOAD_BYTES_PER_SECOND = envint(
+    "TIPLINE_MIN_UPLOAD_BYTES_PER_SECOND", 128, minimum=1, maximum=1024 * 1024
+)
+TIPLINE_MIN_UPLOAD_WINDOW_SECONDS = envint(
+    "TIPLINE_MIN_UPLOAD_WINDOW_SECONDS", 120, minimum=1, maximum=3600
+)
 
 # --- Staff accounts and sign-in -----------------------------------------------------------
 
@@ -422,6 +465,9 @@ if TIPLINE_ONION_URL:
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'none'"],
+        # Our own scripts only (static/upload.js: resumable uploads), sending only to us.
+        "script-src": ["'self'"],
+        "connect-src": ["'self'"],
         "style-src": ["'self'"],
         "img-src": ["'self'"],
         "form-action": ["'self'"],

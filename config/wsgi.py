@@ -1,4 +1,4 @@
-"""WSGI entry point (gunicorn ``config.wsgi``)."""
+"""WSGI entry point, for WSGI servers; the shipped server is ASGI (``config/server.py``)."""
 
 import os
 

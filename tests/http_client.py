@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 
 TOKEN_FIELD = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+FORM_TOKEN_FIELD = re.compile(r'name="form_token" value="([^"]+)"')
 
 
 @dataclass
@@ -64,8 +65,14 @@ class Browser:
     ) -> Response:
         page = self.get(f"/{lang}/")
         match = TOKEN_FIELD.search(page.text)
-        assert match, "the landing page has no form"
-        fields = {"csrfmiddlewaretoken": match.group(1), "note": note, "links": links}
+        form_token = FORM_TOKEN_FIELD.search(page.text)
+        assert match and form_token, "the landing page has no form"
+        fields = {
+            "csrfmiddlewaretoken": match.group(1),
+            "form_token": form_token.group(1),
+            "note": note,
+            "links": links,
+        }
         body, content_type = encode_multipart(fields, files)
         return self.request(
             "POST",

@@ -31,7 +31,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
 # exercised by tests that ask for them explicitly.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
-# The hourly tip counter (tipline.intake.ratelimit) must not carry over from
-# test to test: a suite sending more tips than the limit would start failing
-# with 429. Tests of the limit and of what the cache holds set a real cache.
+# The flood counters (tipline.intake.flood) and the marks of used forms
+# (tipline.intake.form_token) must not carry over from test to test: a suite
+# sending more tips than the threshold would start marking them as a flood.
+# Tests of floods, replays and of what the cache holds set a real cache
+# (tests/intake/conftest.py: ``memory_cache``).
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}

@@ -69,6 +69,9 @@ RULES = [
     Rule("the worker imports no page", ("tipline.worker",), forbids=(*STAFF_SIDE, *PAGES)),
     Rule("no page imports the command-line code", PAGES, forbids=COMMAND_LINE),
     Rule("the core leans on no side", CORE, forbids=SIDES),
+    # The web server routes to the sides and hands them what they need (the
+    # Django step, the thread pools); nothing below it reaches up into it.
+    Rule("nothing imports the web server", (*CORE, *SIDES), forbids=("tipline.server",)),
     Rule(
         "only crypto/ imports cryptography",
         ("tipline", "config"),
@@ -194,6 +197,11 @@ def test_every_rule_governs_existing_modules() -> None:
             "from tipline.export import tip_export",
         ),
         ("the core leans on no side", "tipline.sealed", "from tipline import worker"),
+        (
+            "nothing imports the web server",
+            "tipline.intake.streaming",
+            "from tipline.server.limits import RateGuard",
+        ),
         ("only crypto/ imports cryptography", "tipline.keyring", "import cryptography.hazmat"),
     ],
 )

@@ -2,7 +2,8 @@
 
 A source and an editor arrive with distinctive values: REMOTE_ADDR,
 X-Forwarded-For and User-Agent. They send a tip with files through the real
-form, hit the hourly limit, a CSRF failure and some 404s; the editor fails to
+form, a second one during a "flood" (the threshold is one tip), the same form
+again, a forged form, a CSRF failure and some 404s; the editor fails to
 sign in, signs in, looks at the inbox and signs out. Then everything a seized
 server would give up is searched for those values: the database (raw file,
 its WAL, a dump), every file in the data directory, the blob store and the
@@ -51,9 +52,9 @@ LOGGERS = (
     "django.security",
     "django.security.csrf",
     "django.security.DisallowedHost",
-    "gunicorn",
-    "gunicorn.error",
-    "gunicorn.access",
+    "uvicorn",
+    "uvicorn.error",
+    "uvicorn.access",
     "celery",
     "tipline",
 )
@@ -157,7 +158,7 @@ def roots(settings, tmp_path: Path, blob_storage: Path) -> list[Path]:
             "LOCATION": str(folder),
         }
     }
-    settings.TIPLINE_MAX_TIPS_PER_HOUR = 1  # the second tip meets the limit
+    settings.TIPLINE_FLOOD_TIPS_PER_HOUR = 1  # the second tip arrives during a "flood"
     cache.clear()
     return [Path(settings.DATA_DIR), tmp_path, blob_storage, folder]
 
@@ -191,14 +192,27 @@ def visitor(**headers):
     )
 
 
-def send_through_the_form(client, *, note: str, files=()) -> int:
+FORM_TOKEN_FIELD = re.compile(r'name="form_token" value="([^"]+)"')
+
+
+def send_through_the_form(client, *, note: str, files=(), again: int = 0) -> list[int]:
+    """Send a tip through the form, then the same POST ``again`` times (a reload)."""
     page = client.get("/es/")
     assert page.status_code == 200
     token = TOKEN_FIELD.search(page.content.decode()).group(1)
-    data = {"csrfmiddlewaretoken": token, "note": note, "links": "https://example.org/x"}
-    if files:
-        data["files"] = [SimpleUploadedFile(name, content) for name, content in files]
-    return client.post("/es/send/", data).status_code
+    form_token = FORM_TOKEN_FIELD.search(page.content.decode()).group(1)
+    data = {
+        "csrfmiddlewaretoken": token,
+        "form_token": form_token,
+        "note": note,
+        "links": "https://example.org/x",
+    }
+    statuses = []
+    for _ in range(1 + again):
+        if files:
+            data["files"] = [SimpleUploadedFile(name, content) for name, content in files]
+        statuses.append(client.post("/es/send/", data).status_code)
+    return statuses
 
 
 def visit(editor) -> None:
@@ -206,8 +220,13 @@ def visit(editor) -> None:
     files = [("foto.jpg", jpeg_bytes()), ("notas.txt", b"unas notas\n")]
     assert source.post("/es/send/", {"note": "sin token"}).status_code == 403  # CSRF
     assert visitor().post("/en/send/", {"note": "no cookie"}).status_code == 403
-    assert send_through_the_form(source, note="Lo que vi", files=files) == 200
-    assert send_through_the_form(source, note="Otra vez") == 429  # the hourly limit
+    assert send_through_the_form(source, note="Lo que vi", files=files) == [200]
+    # Over the threshold: accepted and set apart; the reload says "already received".
+    assert send_through_the_form(source, note="Otra vez", again=1) == [200, 200]
+    page = source.get("/en/")
+    forged = {"csrfmiddlewaretoken": TOKEN_FIELD.search(page.content.decode()).group(1)}
+    forged |= {"form_token": "forged", "note": "falso"}
+    assert source.post("/en/send/", forged).status_code == 400  # the form again
     for path in ("/es/nada/", "/en/send/nada", "/staff/nothing-here/", "/static/nope.css"):
         assert source.get(path).status_code in (302, 404)
     assert visitor(HTTP_HOST="evil.example").get("/es/").status_code == 400  # DisallowedHost
@@ -229,20 +248,26 @@ def test_no_address_user_agent_or_exact_time_is_kept(open_tipline, roots, all_lo
     editor = staff_account_create("ana")
     visit(editor)
 
-    tip = Tip.objects.get()
+    tip, flood_tip = Tip.objects.order_by("id")
     assert [a.state for a in tip.attachments.all()] == [Attachment.State.DONE] * 2
-    assert all_files_under(roots[-1]), "the hourly counter was written to the cache folder"
+    assert (tip.arrived_in_flood, flood_tip.arrived_in_flood) == (False, True)
+    cache_files = all_files_under(roots[-1])
+    assert len(cache_files) >= 4, "flood counters and used-form marks are in the cache folder"
+    # Their file times say the hour at most, not when a form was opened or used.
+    for path in cache_files:
+        info = path.stat()
+        assert info.st_mtime % 3600 == 0 and info.st_atime % 3600 == 0, path.name
     assert len(all_files_under(roots[2])) >= 2, "the cleaned blobs (and thumbnail) are searched"
 
     searched = everything(roots, all_logs)
     assert hits(searched, needles(*TRACES)) == []
 
-    # No time finer than the configured day: every date-time of the tip's rows is midnight.
+    # No time finer than the configured day: every date-time of the tips' rows is midnight.
     assert settings.TIPLINE_RECEIVED_GRANULARITY_HOURS == 24
     for model, rows in (
-        (Tip, Tip.objects.filter(pk=tip.pk)),
-        (Attachment, Attachment.objects.filter(tip=tip)),
-        (Grant, Grant.objects.filter(tip=tip)),
+        (Tip, Tip.objects.all()),
+        (Attachment, Attachment.objects.all()),
+        (Grant, Grant.objects.all()),
     ):
         stamps = [f.name for f in model._meta.fields if isinstance(f, models.DateTimeField)]
         for row in rows:
@@ -256,8 +281,9 @@ def test_no_address_user_agent_or_exact_time_is_kept(open_tipline, roots, all_lo
                         0,
                     ), f"{model.__name__}.{name} is {value}"
     # The audit log records staff actions only: nothing about the submission.
-    assert not AuditEntry.objects.filter(tip_reference=tip.reference).exists()
-    assert all(tip.reference not in str(entry.detail) for entry in AuditEntry.objects.all())
+    for sent in (tip, flood_tip):
+        assert not AuditEntry.objects.filter(tip_reference=sent.reference).exists()
+        assert all(sent.reference not in str(entry.detail) for entry in AuditEntry.objects.all())
     assert all(entry.actor for entry in AuditEntry.objects.exclude(action="login_failed"))
 
 
@@ -269,7 +295,7 @@ def test_the_search_finds_a_value_that_was_kept(open_tipline, roots, all_logs) -
     planted_file.write_bytes(PLANTED.encode("utf-16-le"))
     cache.set("planted", {"client": PLANTED}, 60)
     # An address in a log line is rewritten by the shipped filter; a user agent is not.
-    logging.getLogger("gunicorn.access").info('"GET / HTTP/1.1" 200 "%s"', quote(PLANTED_AGENT))
+    logging.getLogger("uvicorn.error").info('"GET / HTTP/1.1" 200 "%s"', quote(PLANTED_AGENT))
 
     searched = everything(roots, all_logs)
     found = hits(searched, needles(PLANTED, PLANTED_AGENT))

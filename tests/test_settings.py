@@ -169,9 +169,21 @@ OUT_OF_RANGE = {
         {"TIPLINE_MAX_LINKS": "101"},
         "TIPLINE_MAX_LINKS must be between 0 and 100, not 101",
     ),
-    "tips per hour": (
-        {"TIPLINE_MAX_TIPS_PER_HOUR": "-1"},
-        "TIPLINE_MAX_TIPS_PER_HOUR must be at least 0, not -1",
+    "flood threshold": (
+        {"TIPLINE_FLOOD_TIPS_PER_HOUR": "0"},
+        "TIPLINE_FLOOD_TIPS_PER_HOUR must be between 1 and 1000000, not 0",
+    ),
+    "flood threshold too high": (
+        {"TIPLINE_FLOOD_TIPS_PER_HOUR": "1000001"},
+        "TIPLINE_FLOOD_TIPS_PER_HOUR must be between 1 and 1000000, not 1000001",
+    ),
+    "form token hours": (
+        {"TIPLINE_FORM_TOKEN_HOURS": "0"},
+        "TIPLINE_FORM_TOKEN_HOURS must be between 1 and 72, not 0",
+    ),
+    "form token hours too long": (
+        {"TIPLINE_FORM_TOKEN_HOURS": "73"},
+        "TIPLINE_FORM_TOKEN_HOURS must be between 1 and 72, not 73",
     ),
     "purge batch": (
         {"TIPLINE_PURGE_BATCH_SIZE": "0"},
@@ -196,6 +208,34 @@ OUT_OF_RANGE = {
     "task time limit": (
         {"TIPLINE_TASK_TIME_LIMIT": "60"},
         "TIPLINE_TASK_TIME_LIMIT must be at least 120, not 60",
+    ),
+    "storage reserve": (
+        {"TIPLINE_STORAGE_RESERVE_MB": "-1"},
+        "TIPLINE_STORAGE_RESERVE_MB must be at least 0, not -1",
+    ),
+    "source threads": (
+        {"TIPLINE_SOURCE_CONCURRENCY": "0"},
+        "TIPLINE_SOURCE_CONCURRENCY must be between 1 and 256, not 0",
+    ),
+    "staff threads": (
+        {"TIPLINE_STAFF_CONCURRENCY": "1000"},
+        "TIPLINE_STAFF_CONCURRENCY must be between 1 and 256, not 1000",
+    ),
+    "request body": (
+        {"TIPLINE_MAX_REQUEST_BODY_KB": "10"},
+        "TIPLINE_MAX_REQUEST_BODY_KB must be between 64 and 65536, not 10",
+    ),
+    "header timeout": (
+        {"TIPLINE_HEADER_TIMEOUT_SECONDS": "0"},
+        "TIPLINE_HEADER_TIMEOUT_SECONDS must be between 1 and 3600, not 0",
+    ),
+    "minimum upload rate": (
+        {"TIPLINE_MIN_UPLOAD_BYTES_PER_SECOND": "0"},
+        "TIPLINE_MIN_UPLOAD_BYTES_PER_SECOND must be between 1 and 1048576, not 0",
+    ),
+    "minimum rate window": (
+        {"TIPLINE_MIN_UPLOAD_WINDOW_SECONDS": "7200"},
+        "TIPLINE_MIN_UPLOAD_WINDOW_SECONDS must be between 1 and 3600, not 7200",
     ),
     "connection age": (
         {"DATABASE_CONN_MAX_AGE": "-5"},
@@ -243,7 +283,8 @@ def test_values_at_the_edges_of_their_ranges_are_accepted(tmp_path: Path) -> Non
         "TIPLINE_MAX_FILE_MB": "1",
         "TIPLINE_MAX_TIP_MB": "1",
         "TIPLINE_MAX_LINKS": "0",
-        "TIPLINE_MAX_TIPS_PER_HOUR": "0",
+        "TIPLINE_FLOOD_TIPS_PER_HOUR": "1",
+        "TIPLINE_FORM_TOKEN_HOURS": "72",
         "TIPLINE_LOGIN_LOCK_MINUTES": "1440",
         "TIPLINE_TASK_TIME_LIMIT": "120",
         "EMAIL_PORT": "65535",
@@ -263,12 +304,12 @@ def test_values_at_the_edges_of_their_ranges_are_accepted(tmp_path: Path) -> Non
     ("env_extra", "expected"),
     [
         ({"PORT": "70000"}, "PORT must be between 1 and 65535, not 70000"),
-        ({"WEB_WORKERS": "0"}, "WEB_WORKERS must be at least 1, not 0"),
-        ({"WEB_THREADS": "none"}, "WEB_THREADS must be a whole number, not 'none'"),
+        ({"WEB_WORKERS": "0"}, "WEB_WORKERS must be between 1 and 64, not 0"),
+        ({"WEB_WORKERS": "none"}, "WEB_WORKERS must be a whole number, not 'none'"),
     ],
 )
-def test_gunicorn_settings_are_checked_too(tmp_path: Path, env_extra, expected) -> None:
-    load = "import runpy; runpy.run_path('config/gunicorn.conf.py')"
+def test_web_server_settings_are_checked_too(tmp_path: Path, env_extra, expected) -> None:
+    load = "from config.server import uvicorn_options; uvicorn_options()"
     result = run_python("-c", load, env_extra=env_extra, data_dir=tmp_path / "data")
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == [f"tipline: configuration error: {expected}"]

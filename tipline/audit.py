@@ -82,6 +82,7 @@ class Action:
     RECOVERY_KEY_ROTATED = "recovery_key_rotated"
     RECOVERY_KEY_CREATED = "recovery_key_created"
     PIPELINE_KEY_REGISTERED = "pipeline_key_registered"
+    FLOOD_DISCARDED = "flood_discarded"
 
 
 def entry_hash(*, previous_hash: str, fields: dict[str, Any]) -> str:

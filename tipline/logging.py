@@ -39,7 +39,7 @@ class ScrubAddressesFilter(logging.Filter):
 def scrubbed_logging_config(*, root_level: str | None, loggers: dict) -> dict:
     """A ``logging.config.dictConfig`` whose console handler scrubs addresses.
 
-    Shared by Django's settings and the gunicorn configuration, so every
+    Shared by Django's settings and the web server's (config/server.py), so every
     process of the tip line logs through the same filter.
     """
     config: dict = {

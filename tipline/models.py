@@ -115,6 +115,9 @@ class Tip(models.Model):
     # Set when the purge has begun (grants already gone): finished on the next
     # run whatever the policy or a hold says by then.
     purging = models.BooleanField(default=False)
+    # Sent during a flood of submissions (tipline/intake/flood.py): kept, but
+    # shown apart in the inbox, where a whole flood can be discarded at once.
+    arrived_in_flood = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-id"]
@@ -154,6 +157,34 @@ class Attachment(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["tip", "position"], name="one_attachment_per_position")
         ]
+
+
+class PendingUpload(models.Model):
+    """A file arriving over several connections (tipline/intake/resumable.py); nothing readable.
+
+    The tip key is sealed under a secret that only the source's open page holds
+    (sent with every request, never stored), so a seized database and spool
+    open nothing; the file's name is sealed under that tip key. Claimed by the
+    form's POST (the row then goes, in the tip's transaction) or swept as
+    abandoned after ``TIPLINE_ABANDONED_UPLOAD_HOURS``.
+    """
+
+    # The capability in the upload's URL: random, never derived from anything.
+    token = models.CharField(max_length=64, unique=True)
+    # The ids the tip and the attachment will have (tipline/sealed.py object ids).
+    tip_key_id = models.UUIDField()
+    file_key_id = models.UUIDField(unique=True)
+    tip_key_sealed = models.BinaryField()
+    name_sealed = models.BinaryField()
+    # A keyed hash of the form's identity: uploads belong to one form only.
+    form_binding = models.CharField(max_length=64, db_index=True)
+    length = models.BigIntegerField()
+    # Plaintext bytes durably in the spool file: whole chunks only (or ``length``).
+    offset = models.BigIntegerField(default=0)
+    # The raw blob in the storage once the finished stream was handed over.
+    blob = models.CharField(max_length=255, blank=True)
+    # Coarse, like a tip's arrival: for the sweep only.
+    created_on = models.DateField()
 
 
 class Grant(models.Model):

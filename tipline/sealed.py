@@ -17,7 +17,7 @@ import enum
 import json
 import uuid
 from collections.abc import Iterator, Sequence
-from typing import TypedDict
+from typing import BinaryIO, TypedDict
 
 from tipline.crypto import (
     DecryptingReader,
@@ -25,8 +25,10 @@ from tipline.crypto import (
     EncryptingWriter,
     decrypt_bytes,
     encrypt_bytes,
+    open_secret,
+    seal_secret,
 )
-from tipline.models import Attachment, EditorNote, Tip
+from tipline.models import Attachment, EditorNote, PendingUpload, Tip
 from tipline.sanitize import Report
 from tipline.storage import (
     new_blob_name,
@@ -265,6 +267,81 @@ def attachment_thumbnail_write(attachment: Attachment, jpeg: bytes, *, tip_key: 
         jpeg, tip_key=tip_key, object_id=attachment_object_id(attachment, Part.THUMBNAIL)
     )
     write_blob(attachment.thumbnail_blob, sealed)
+
+
+# --- Uploads arriving over several connections (tipline/intake/resumable.py) --------------
+#
+# A pending upload is written as the raw blob its attachment will have (same
+# object id), so the finished stream becomes that blob unchanged; its name is
+# sealed as the attachment's name will be. Its tip key is sealed under the
+# secret of the source's page, bound to the form and to the tip key's id.
+
+
+def _pending_tip_key_context(*, form_binding: str, tip_key_id: uuid.UUID) -> str:
+    return f"pending-upload-tip-key:{form_binding}:{tip_key_id}"
+
+
+def pending_tip_key_seal(
+    *, secret: bytes, tip_key: bytes, form_binding: str, tip_key_id: uuid.UUID
+) -> bytes:
+    context = _pending_tip_key_context(form_binding=form_binding, tip_key_id=tip_key_id)
+    return seal_secret(secret, tip_key, context=context)
+
+
+def pending_tip_key_open(pending: PendingUpload, *, secret: bytes) -> bytes:
+    """The tip key, given the page's secret; ``DecryptionError`` for any other secret."""
+    context = _pending_tip_key_context(
+        form_binding=pending.form_binding, tip_key_id=pending.tip_key_id
+    )
+    return open_secret(secret, bytes(pending.tip_key_sealed), context=context)
+
+
+def pending_name_seal(
+    *, tip_key_id: uuid.UUID, file_key_id: uuid.UUID, name: str, tip_key: bytes
+) -> bytes:
+    object_id = file_object_id(tip_key_id=tip_key_id, file_key_id=file_key_id, part=Part.NAME)
+    return encrypt_bytes(name.encode("utf-8"), tip_key=tip_key, object_id=object_id)
+
+
+def pending_name_open(pending: PendingUpload, *, tip_key: bytes) -> str:
+    object_id = file_object_id(
+        tip_key_id=pending.tip_key_id, file_key_id=pending.file_key_id, part=Part.NAME
+    )
+    name = decrypt_bytes(bytes(pending.name_sealed), tip_key=tip_key, object_id=object_id)
+    return name.decode("utf-8", "replace")
+
+
+def _pending_raw_object_id(pending: PendingUpload) -> str:
+    return file_object_id(
+        tip_key_id=pending.tip_key_id, file_key_id=pending.file_key_id, part=Part.RAW
+    )
+
+
+def pending_stream_start(
+    sink: BinaryIO, pending: PendingUpload, *, tip_key: bytes
+) -> EncryptingWriter:
+    """A new raw stream for the pending upload (writes its header at once)."""
+    return EncryptingWriter(sink, tip_key=tip_key, object_id=_pending_raw_object_id(pending))
+
+
+def pending_stream_resume(
+    sink: BinaryIO,
+    pending: PendingUpload,
+    *,
+    tip_key: bytes,
+    header: bytes,
+    chunks_written: int,
+    last_chunk: bytes | None,
+) -> EncryptingWriter:
+    """Continue the pending upload's raw stream (see ``EncryptingWriter.resume``)."""
+    return EncryptingWriter.resume(
+        sink,
+        tip_key=tip_key,
+        object_id=_pending_raw_object_id(pending),
+        header=header,
+        chunks_written=chunks_written,
+        last_chunk=last_chunk,
+    )
 
 
 def attachment_thumbnail_open(attachment: Attachment, *, tip_key: bytes) -> bytes:

@@ -12,6 +12,7 @@ old versions after a plain delete, and a purged tip must leave nothing), and
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
@@ -22,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from django.core.files import File
 from django.core.files.storage import FileSystemStorage, Storage, default_storage
@@ -290,6 +291,42 @@ def _s3_version_listing(client: Any, bucket: str, prefix: str) -> Iterator[tuple
         for key in sorted(key for key in newest if key != last):
             yield key, newest.pop(key)
     yield from newest.items()
+
+
+def blob_adopt_file(path: Path, name: str) -> None:
+    """Store the finished ciphertext file at ``path`` as the blob ``name`` (a new one).
+
+    The file is gone afterwards. On the local storage it is moved (one rename
+    on the same file system, no copy); elsewhere its ciphertext is copied in
+    pieces (streamed to S3) and the file deleted. ``FileNotFoundError`` if
+    there is no file at ``path``.
+    """
+    if not is_blob_name(name):
+        raise ValueError("not a blob name")
+    storage = default_storage
+    if isinstance(storage, FileSystemStorage) and not _is_s3(storage):
+        target = Path(storage.path(name))
+        private_dir_ensure(target.parent)
+        try:
+            os.replace(path, target)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+        else:
+            _fsync_folder(target.parent)
+            return
+    with open(path, "rb") as source, open_blob_for_write(name) as sink:
+        copy_stream(source, cast(BinaryIO, sink))
+    os.unlink(path)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename into ``folder`` durable (the folder's entry, not only the file)."""
+    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def copy_stream(source: BinaryIO, sink: BinaryIO, chunk_size: int = 1024 * 1024) -> int:

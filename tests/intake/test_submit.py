@@ -10,7 +10,7 @@ import pytest
 from django.test import Client, RequestFactory
 
 from tests.conftest import all_files_under
-from tests.intake.helpers import submit_tip, tip_content
+from tests.intake.helpers import form_token_of, submit_tip, tip_content
 from tipline.intake.views import submit
 from tipline.models import Attachment, Grant, RecipientKey, Tip
 
@@ -260,9 +260,13 @@ def csrf_client_and_token(url: str = "/es/") -> tuple[Client, str]:
 
 
 def test_origin_null_from_no_referrer_policy_is_accepted_with_the_token(open_tipline) -> None:
-    client, token = csrf_client_and_token()
+    client = Client(enforce_csrf_checks=True)
+    page = client.get("/es/")
+    token = client.cookies["csrftoken"].value
     response = client.post(
-        "/es/send/", {"note": "hola", "csrfmiddlewaretoken": token}, HTTP_ORIGIN="null"
+        "/es/send/",
+        {"note": "hola", "csrfmiddlewaretoken": token, "form_token": form_token_of(page)},
+        HTTP_ORIGIN="null",
     )
     assert response.status_code == 200
     assert Tip.objects.count() == 1

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import runpy
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,8 +21,6 @@ from tipline.retention.scheduler import (
     daily_runner_start,
 )
 from tipline.retention.sweep import SweepSummary
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -179,12 +176,26 @@ def test_the_thread_checks_until_stopped(monkeypatch, settings) -> None:
     assert not thread.is_alive() and len(checks) == 3
 
 
-def test_each_gunicorn_worker_starts_the_thread(monkeypatch) -> None:
+def test_each_web_worker_starts_the_thread_at_startup(monkeypatch) -> None:
+    """The ASGI lifespan of every uvicorn worker process (tipline/server/asgi.py)."""
+    import asyncio
+
+    from tipline.server.asgi import Router
+
     started: list[int] = []
     monkeypatch.setattr(scheduler, "daily_runner_start", lambda: started.append(1))
-    config = runpy.run_path(str(ROOT / "config" / "gunicorn.conf.py"))
-    config["post_worker_init"](worker=None)
+    messages = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+    sent: list[str] = []
+
+    async def receive() -> dict:
+        return next(messages)
+
+    async def send(message: dict) -> None:
+        sent.append(message["type"])
+
+    asyncio.run(Router()({"type": "lifespan"}, receive, send))
     assert started == [1]
+    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
 
 
 @pytest.mark.django_db

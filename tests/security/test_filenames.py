@@ -21,6 +21,7 @@ from tests.security._support import assert_no_server_error
 from tests.triage.helpers import signed_in_client
 from tipline.export import tip_export
 from tipline.filenames import MAX_NAME_BYTES, safe_filename
+from tipline.intake.form_token import form_token_issue
 from tipline.keyring import tip_key_unwrap
 from tipline.models import Tip
 from tipline.sealed import attachment_name_open
@@ -81,7 +82,11 @@ def test_safe_filename_keeps_the_real_extension():
 
 
 def multipart_with_names(names: list[str]) -> tuple[bytes, str]:
-    parts = [b'--B\r\nContent-Disposition: form-data; name="note"\r\n\r\nfiles\r\n']
+    token = form_token_issue()  # the form's single-use token, as the landing page embeds it
+    parts = [
+        b'--B\r\nContent-Disposition: form-data; name="note"\r\n\r\nfiles\r\n',
+        f'--B\r\nContent-Disposition: form-data; name="form_token"\r\n\r\n{token}\r\n'.encode(),
+    ]
     for index, name in enumerate(names):
         if index % 2:  # every other name RFC 2231 encoded: any byte can get through
             disposition = f"filename*=UTF-8''{quote(name, safe='')}"

@@ -96,6 +96,12 @@ def test_permissions_policy_and_csp_are_exactly_pinned(client, open_tipline):
     csp = response["Content-Security-Policy"]
     for directive in ("frame-ancestors 'none'", "form-action 'self'", "base-uri 'none'"):
         assert directive in [part.strip() for part in csp.split(";")], csp
+    # Scripts: our own files only (static/upload.js), talking to us only; never inline or eval.
+    directives = {part.split()[0]: part.split()[1:] for part in csp.split(";") if part.strip()}
+    assert directives["default-src"] == ["'none'"], csp
+    assert directives["script-src"] == ["'self'"], csp
+    assert directives["connect-src"] == ["'self'"], csp
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp and "nonce-" not in csp
 
 
 def test_no_hsts_over_plain_http(client, open_tipline):

@@ -289,7 +289,14 @@ def stored_file(tip: Tip, tip_key: bytes, *, size: int, name: str = "big.bin") -
 @pytest.fixture
 def own_tip(editor) -> tuple[Tip, bytes]:
     tip_key = new_tip_key()
-    tip = tip_create(tip_key_id=uuid.uuid4(), tip_key=tip_key, note="", links=[], uploads=[])
+    tip = tip_create(
+        tip_key_id=uuid.uuid4(),
+        tip_key=tip_key,
+        note="",
+        links=[],
+        uploads=[],
+        arrived_in_flood=False,
+    )
     return tip, tip_key
 
 

@@ -26,14 +26,19 @@ pytestmark = pytest.mark.django_db
 INBOX = "/staff/"
 
 
-def make_tip(note: str = "", links: tuple[str, ...] = ()) -> Tip:
+def make_tip(note: str = "", links: tuple[str, ...] = (), *, flood: bool = False) -> Tip:
     """A tip granted to every active recipient at this moment (as the source form would).
 
     An editor is enough for the tip line to be open; the recovery key (slow on
     purpose: Argon2id at 256 MiB) is not needed for anything the inbox shows.
     """
     return tip_create(
-        tip_key_id=uuid.uuid4(), tip_key=new_tip_key(), note=note, links=links, uploads=[]
+        tip_key_id=uuid.uuid4(),
+        tip_key=new_tip_key(),
+        note=note,
+        links=links,
+        uploads=[],
+        arrived_in_flood=flood,
     )
 
 

@@ -48,7 +48,12 @@ def cheap_recovery_argon2(monkeypatch) -> None:
 
 def make_tip(note: str = "the note") -> Tip:
     return tip_create(
-        tip_key_id=uuid.uuid4(), tip_key=new_tip_key(), note=note, links=[], uploads=[]
+        tip_key_id=uuid.uuid4(),
+        tip_key=new_tip_key(),
+        note=note,
+        links=[],
+        uploads=[],
+        arrived_in_flood=False,
     )
 
 

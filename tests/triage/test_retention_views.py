@@ -32,7 +32,12 @@ URL = "/staff/retention/"
 def make_tip(*, status: str = "new", days_ago: int = 0, legal_hold: bool = False) -> Tip:
     """A tip granted to every active recipient, that reached ``status`` ``days_ago`` days ago."""
     tip = tip_create(
-        tip_key_id=uuid.uuid4(), tip_key=new_tip_key(), note="secret note", links=[], uploads=[]
+        tip_key_id=uuid.uuid4(),
+        tip_key=new_tip_key(),
+        note="secret note",
+        links=[],
+        uploads=[],
+        arrived_in_flood=False,
     )
     Tip.objects.filter(pk=tip.pk).update(
         status=status,

@@ -37,7 +37,12 @@ NOTE_TEXT = "Internal: the caller is probably the harbour pilot, check with Ruiz
 def make_tip(note: str = "the note") -> Tip:
     """A tip granted to every active recipient now (editors, recovery key), as the form does."""
     return tip_create(
-        tip_key_id=uuid.uuid4(), tip_key=new_tip_key(), note=note, links=[], uploads=[]
+        tip_key_id=uuid.uuid4(),
+        tip_key=new_tip_key(),
+        note=note,
+        links=[],
+        uploads=[],
+        arrived_in_flood=False,
     )
 
 

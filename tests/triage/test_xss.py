@@ -236,7 +236,14 @@ def _stored_file(tip: Tip, tip_key: bytes, name: str, position: int) -> None:
 @pytest.fixture
 def named_files(editor) -> Tip:
     tip_key = new_tip_key()
-    tip = tip_create(tip_key_id=uuid.uuid4(), tip_key=tip_key, note="", links=[], uploads=[])
+    tip = tip_create(
+        tip_key_id=uuid.uuid4(),
+        tip_key=tip_key,
+        note="",
+        links=[],
+        uploads=[],
+        arrived_in_flood=False,
+    )
     for position, name in enumerate(STORED_FILE_NAMES):
         _stored_file(tip, tip_key, name, position)
     Tip.objects.filter(pk=tip.pk).update(file_count=len(STORED_FILE_NAMES))

@@ -13,7 +13,7 @@ Public API::
     sealed_key_params
     wrap_key, unwrap_key
     EncryptingWriter, DecryptingReader, encrypt_bytes, decrypt_bytes,
-    DEFAULT_CHUNK_SIZE
+    DEFAULT_CHUNK_SIZE, STREAM_HEADER_LEN, stream_prefix_length
     EncryptedScratchFile
     seal_secret, open_secret
 """
@@ -30,7 +30,8 @@ from .passphrase import (
 from .scratch import EncryptedScratchFile
 from .secretbox import open_secret, seal_secret
 from .stream import decrypt_bytes, encrypt_bytes
-from .stream_format import DEFAULT_CHUNK_SIZE
+from .stream_format import DEFAULT_CHUNK_SIZE, stream_prefix_length
+from .stream_format import HEADER_LEN as STREAM_HEADER_LEN
 from .stream_reader import DecryptingReader
 from .stream_writer import EncryptingWriter
 from .wrap import unwrap_key, wrap_key
@@ -54,6 +55,8 @@ __all__ = [
     "encrypt_bytes",
     "decrypt_bytes",
     "DEFAULT_CHUNK_SIZE",
+    "STREAM_HEADER_LEN",
+    "stream_prefix_length",
     "EncryptedScratchFile",
     "seal_secret",
     "open_secret",

@@ -72,6 +72,35 @@ def make_header(chunk_size: int, salt: bytes) -> bytes:
     return _HEADER.pack(MAGIC, STREAM_FORMAT_V1, chunk_size, salt)
 
 
+def stream_prefix_length(chunk_size: int, chunks: int) -> int:
+    """Bytes of a stream that holds its header and ``chunks`` whole, non-final chunks.
+
+    Where a resumed write continues: an unfinished stream cut anywhere is
+    brought back to this length before ``EncryptingWriter.resume``.
+    """
+    check_chunk_size(chunk_size)
+    if not isinstance(chunks, int) or isinstance(chunks, bool) or not 0 <= chunks < MAX_CHUNKS:
+        raise CryptoError("chunks must be an int in 0 .. 2**32 - 1")
+    return HEADER_LEN + chunks * (chunk_size + TAG_LEN)
+
+
+def read_header(header: bytes) -> tuple[int, bytes]:
+    """(chunk_size, salt) of a stream header, checked for structure only.
+
+    Used to resume a write: nothing here is authenticated (the header is the
+    associated data of every chunk, so a changed one fails on reading, or at
+    once when the resumed writer is given the last chunk to check).
+    """
+    if len(header) != HEADER_LEN:
+        raise DecryptionError("an encrypted stream header is exactly 41 bytes")
+    magic, version, chunk_size, salt = _HEADER.unpack(header)
+    if magic != MAGIC or version != STREAM_FORMAT_V1:
+        raise DecryptionError("not a version 1 encrypted tipline stream header")
+    if not MIN_CHUNK_SIZE <= chunk_size <= MAX_CHUNK_SIZE:
+        raise DecryptionError("encrypted stream header has an invalid chunk size")
+    return chunk_size, salt
+
+
 def derive_stream_key(tip_key: bytes, salt: bytes, object_id: bytes) -> tuple[bytes, bytes]:
     """Return (AES key, 7-byte nonce prefix) for one object and one write."""
     info = lp(_LABEL) + bytes([STREAM_FORMAT_V1]) + lp(object_id)

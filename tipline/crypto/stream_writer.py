@@ -7,19 +7,22 @@ import io
 from types import TracebackType
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ._io import BinaryStream, ByteSink
 from ._util import check_key, encode_label, random_bytes
-from .errors import CryptoError
+from .errors import CryptoError, DecryptionError
 from .stream_format import (
     DEFAULT_CHUNK_SIZE,
     MAX_CHUNKS,
     SALT_LEN,
+    TAG_LEN,
     check_chunk_size,
     chunk_nonce,
     derive_stream_key,
     make_header,
+    read_header,
 )
 
 __all__ = ["EncryptingWriter"]
@@ -44,6 +47,12 @@ class EncryptingWriter(BinaryStream):
     collection of an unclosed writer all leave the stream *unfinished*, which
     every reader reports as truncated: a half-written upload can never pass
     for a complete, shorter file.
+
+    An unfinished stream can be continued later, by another writer in another
+    process: ``checkpoint()`` writes out every whole chunk held so far (the
+    caller knows more plaintext follows), and ``resume()`` continues a stream
+    from its header and its number of whole chunks, so that the finished blob
+    is byte for byte what one writer would have written.
     """
 
     def __init__(
@@ -56,8 +65,65 @@ class EncryptingWriter(BinaryStream):
     ) -> None:
         self._setup(sink, tip_key, object_id, chunk_size, random_bytes(SALT_LEN))
 
+    @classmethod
+    def resume(
+        cls,
+        sink: ByteSink,
+        *,
+        tip_key: bytes,
+        object_id: str,
+        header: bytes,
+        chunks_written: int,
+        last_chunk: bytes | None = None,
+    ) -> EncryptingWriter:
+        """Continue an unfinished stream that holds ``header`` and ``chunks_written`` whole chunks.
+
+        ``sink`` must already hold exactly those bytes (the caller cuts off
+        whatever a broken write left after them) and is written from there on;
+        the header is not written again. The key is derived again from the
+        header's salt, and chunk numbering continues at ``chunks_written``.
+
+        ``last_chunk``, the ciphertext of the stream's last whole chunk as read
+        back from the sink, is decrypted here as a check (``DecryptionError`` if
+        it does not open at that position under this key, object and header),
+        so a wrong header, chunk count or key fails before anything is written.
+        Without it, such a mistake fails when the finished stream is read.
+
+        Each chunk index must only ever be encrypted with the same plaintext:
+        a chunk written but never counted may be written again only with the
+        same bytes (the same file, resent from the same offset). Different
+        plaintext under the same nonce would weaken AES-GCM for this stream.
+        """
+        chunk_size, salt = read_header(bytes(header))
+        if (
+            not isinstance(chunks_written, int)
+            or isinstance(chunks_written, bool)
+            or not 0 <= chunks_written < MAX_CHUNKS
+        ):
+            raise CryptoError("chunks_written must be an int in 0 .. 2**32 - 1")
+        if last_chunk is not None and chunks_written == 0:
+            raise CryptoError("a stream with no whole chunk has no last chunk to check")
+        writer = cls.__new__(cls)
+        writer._setup(sink, tip_key, object_id, chunk_size, salt, write_header=False)
+        writer._index = chunks_written
+        writer._size = chunks_written * chunk_size
+        if last_chunk is not None:
+            try:
+                writer._check_chunk(chunks_written - 1, last_chunk)
+            except BaseException:
+                writer.abort()
+                raise
+        return writer
+
     def _setup(
-        self, sink: ByteSink, tip_key: bytes, object_id: str, chunk_size: int, salt: bytes
+        self,
+        sink: ByteSink,
+        tip_key: bytes,
+        object_id: str,
+        chunk_size: int,
+        salt: bytes,
+        *,
+        write_header: bool = True,
     ) -> None:
         # Validate before touching the sink so a bad argument writes nothing.
         key = check_key(tip_key, "tip_key")
@@ -74,7 +140,8 @@ class EncryptingWriter(BinaryStream):
         self._index = 0
         self._size = 0
         self._finished = False
-        self._write_all(self._header)
+        if write_header:
+            self._write_all(self._header)
 
     # -- io.RawIOBase interface ------------------------------------------------
 
@@ -168,6 +235,31 @@ class EncryptingWriter(BinaryStream):
         """Plaintext bytes accepted so far."""
         return self._size
 
+    @property
+    def chunks_written(self) -> int:
+        """Chunks handed to the sink so far (the final one included once closed)."""
+        return self._index
+
+    def checkpoint(self) -> int:
+        """Write out every whole chunk held so far; return ``chunks_written``.
+
+        The caller declares that more plaintext follows, so the chunk held back
+        in case it was the last is written as an ordinary chunk. A partial
+        chunk stays pending (it is lost if the writer is then aborted: a
+        resumed write sends it again). A stream must then get at least one
+        more byte before ``close()``: closing right after a checkpoint raises
+        ``CryptoError`` and leaves the stream unfinished, since an empty final
+        chunk after full ones is not a valid encoding.
+        """
+        self._check_open()
+        if self._held is not None:
+            held, self._held = self._held, None
+            self._emit(held, final=False)
+        if self._buf_len == self._chunk_size:
+            self._emit(memoryview(self._buf), final=False)
+            self._buf_len = 0
+        return self._index
+
     # -- internals ---------------------------------------------------------
 
     def _consume(self, view: memoryview, pos: int, may_hold: bool) -> int:
@@ -218,8 +310,27 @@ class EncryptingWriter(BinaryStream):
             last = self._held
         else:
             last = memoryview(self._buf)[: self._buf_len]
+        if not len(last) and self._index:
+            # Only a checkpoint or a resume can get here: an empty final chunk
+            # after full ones would make a stream no reader accepts.
+            raise CryptoError("a resumed or checkpointed stream needs more plaintext to finish")
         self._emit(last, final=True)
         self._finished = True
+
+    def _check_chunk(self, index: int, ciphertext: bytes) -> None:
+        if len(ciphertext) != self._chunk_size + TAG_LEN:
+            raise DecryptionError("the last whole chunk of the stream has the wrong length")
+        nonce = chunk_nonce(self._nonce_prefix, index, False)
+        # Into the (still empty) chunk buffer, wiped at once: only the check is wanted.
+        try:
+            self._aead.decrypt_into(nonce, bytes(ciphertext), self._header, self._buf)
+        except InvalidTag:
+            raise DecryptionError(
+                f"chunk {index} does not open where the stream is resumed "
+                "(wrong header, chunk count, key or object_id)"
+            ) from None
+        finally:
+            self._buf[:] = bytes(len(self._buf))
 
     def _write_all(self, data: bytes) -> None:
         # Raw streams may accept fewer bytes than offered; many duck-typed

@@ -34,5 +34,13 @@ def refusal_message(code: str) -> str:
             "The upload did not arrive complete, so nothing was stored. Please try again."
         ),
         "empty": _("Write a note, add a link or attach a file before sending."),
+        "storage_full": _(
+            "The tip line cannot take files right now: its storage is almost full. Nothing "
+            "was stored. Please try again later, or send your note and links without files."
+        ),
+        "form_expired": _(
+            "This form has expired, so nothing was stored. Your text is still below: "
+            "please check it and send again."
+        ),
     }
     return messages[code]

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from tipline.audit import SYSTEM_ACTOR
+from tipline.intake.resumable import pending_uploads_consume
 from tipline.intake.upload import EncryptedUpload
 from tipline.keyring import (
     active_pipeline_key,
@@ -61,18 +62,26 @@ def tip_create(
     note: str,
     links: Sequence[str],
     uploads: Sequence[EncryptedUpload],
+    arrived_in_flood: bool,
 ) -> Tip:
-    """Store a tip whose files are already encrypted blobs, and queue their processing."""
+    """Store a tip whose files are already encrypted blobs, and queue their processing.
+
+    ``arrived_in_flood`` sets the tip apart in the inbox (tipline.intake.flood):
+    every door that stores a tip decides it, so there is no default.
+    """
     if not tipline_is_open():
         raise TiplineClosed()
     if uploads:
         _ensure_pipeline_recipient()
+    # Files the page sent ahead (tipline/intake/resumable.py): their rows go with this transaction.
+    pending_uploads_consume(uploads)
     received_on = coarse_now()
     tip = Tip(
         key_id=tip_key_id,
         received_on=received_on,
         status_changed_on=received_on.date(),
         file_count=len(uploads),
+        arrived_in_flood=arrived_in_flood,
     )
     tip.content_sealed = tip_content_seal(tip=tip, tip_key=tip_key, note=note, links=links)
     tip.save()

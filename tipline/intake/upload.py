@@ -13,9 +13,11 @@ import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import SuspiciousOperation
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile, StopUpload
 
 from tipline.crypto import new_tip_key
+from tipline.intake.reserve import CHECK_EVERY_BYTES, storage_reserve_short
 from tipline.sealed import BlobWriter, new_file_blob
 from tipline.storage import delete_blob
 
@@ -43,6 +45,9 @@ class EncryptedUpload:
     size: int
     key_id: uuid.UUID
     blob: str
+    # Sent ahead in pieces by the page's script (tipline/intake/resumable.py):
+    # its pending row goes in the tip's transaction.
+    pending: bool = False
 
     def close(self) -> None:
         """Django's parser closes every received file when a later part fails; nothing is open."""
@@ -87,6 +92,8 @@ class EncryptingUploadHandler(FileUploadHandler):
             raise SkipFile()
         if len(self.uploads) >= settings.TIPLINE_MAX_FILES:
             self._refuse("too_many_files")
+        if storage_reserve_short():
+            self._refuse("storage_full")
         key_id = uuid.uuid4()
         self._writer = new_file_blob(
             tip_key_id=self.tip_key_id, file_key_id=key_id, tip_key=self.tip_key
@@ -105,6 +112,11 @@ class EncryptingUploadHandler(FileUploadHandler):
             self._refuse("file_too_large")
         if self.total_bytes > settings.TIPLINE_MAX_TIP_BYTES:
             self._refuse("tip_too_large")
+        # The disk again every few megabytes: other uploads are filling it too.
+        before = self.total_bytes - len(raw_data)
+        if before // CHECK_EVERY_BYTES < self.total_bytes // CHECK_EVERY_BYTES:
+            if storage_reserve_short():
+                self._refuse("storage_full")
         self._writer.write(raw_data)
         return None
 
@@ -126,6 +138,15 @@ class EncryptingUploadHandler(FileUploadHandler):
         if self._writer is not None:
             self._writer.abort()
         self._writer = self._current = None
+
+    def take_claimed(
+        self, *, tip_key_id: uuid.UUID, tip_key: bytes, uploads: list[EncryptedUpload]
+    ) -> None:
+        """The files arrived ahead of the form (tipline/intake/resumable.py), under their
+        own tip key: the tip is theirs. Only when this request's body brought no file."""
+        if self.uploads or self.created_blobs:
+            raise SuspiciousOperation("files in the form and sent ahead: no page sends both")
+        self.tip_key_id, self.tip_key, self.uploads = tip_key_id, tip_key, list(uploads)
 
     def discard(self) -> None:
         """Delete every blob this request created: nothing partial is kept."""

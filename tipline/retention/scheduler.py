@@ -2,8 +2,8 @@
 
 With a broker, Celery beat sends ``tipline.retention.tasks.daily_maintenance``
 at that hour (config/celery.py) and a worker runs it. The embedded default has
-no broker and no beat, so each gunicorn worker starts a daemon thread
-(config/gunicorn.conf.py, ``post_worker_init``) that wakes every ten minutes
+no broker and no beat, so each web worker process starts a daemon thread
+(tipline/server/asgi.py, at the ASGI lifespan's startup) that wakes every ten minutes
 and runs the day's maintenance if it is past the hour (UTC) and nobody has run
 it today. Several workers (and a ``make run`` restarted at noon) agree through
 two small files in ``DATA_DIR``:
@@ -159,7 +159,7 @@ def _under_tests() -> bool:
 def daily_runner_start(stop: threading.Event | None = None) -> threading.Thread | None:
     """Start the embedded default's daily thread in this process, when it is the one to run it.
 
-    ``stop``, when set, ends the thread at its next wake-up (tests; gunicorn just exits).
+    ``stop``, when set, ends the thread at its next wake-up (tests; the web server just exits).
     """
     if settings.CELERY_BROKER_URL:
         return None  # Celery beat schedules the run

@@ -29,7 +29,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from tipline.audit import Action, audit_record
-from tipline.models import Attachment
+from tipline.models import Attachment, PendingUpload
 from tipline.retention.purge import RETENTION_ACTOR
 from tipline.storage import delete_blob, stored_blobs
 
@@ -46,6 +46,8 @@ class SweepSummary:
     files_waiting: int = 0  # never attempted: left for a worker
     orphans_deleted: int = 0
     blobs_refused: int = 0  # the storage said no: retried by the next run
+    # Files a page sent ahead (tipline/intake/resumable.py) whose form never came.
+    pending_uploads_deleted: int = 0
 
 
 def uploads_sweep(*, now: datetime | None = None, hours: int | None = None) -> SweepSummary:
@@ -53,13 +55,13 @@ def uploads_sweep(*, now: datetime | None = None, hours: int | None = None) -> S
     limit = timedelta(hours=settings.TIPLINE_ABANDONED_UPLOAD_HOURS if hours is None else hours)
     summary = SweepSummary()
     _abandoned_files_fail(cutoff=now - limit, summary=summary)
+    _abandoned_pending_uploads_delete(cutoff=now - limit, summary=summary)
     _orphan_blobs_delete(cutoff=now - limit, summary=summary)
-    if summary.files_failed or summary.orphans_deleted:
-        audit_record(
-            actor=RETENTION_ACTOR,
-            action=Action.UPLOADS_SWEPT,
-            detail={"files_failed": summary.files_failed, "orphans": summary.orphans_deleted},
-        )
+    if summary.files_failed or summary.orphans_deleted or summary.pending_uploads_deleted:
+        detail = {"files_failed": summary.files_failed, "orphans": summary.orphans_deleted}
+        if summary.pending_uploads_deleted:
+            detail["pending_uploads"] = summary.pending_uploads_deleted
+        audit_record(actor=RETENTION_ACTOR, action=Action.UPLOADS_SWEPT, detail=detail)
         logger.info(
             "sweep: %d abandoned files marked failed, %d orphan blobs deleted",
             summary.files_failed,
@@ -100,7 +102,7 @@ def _abandoned_files_fail(*, cutoff: datetime, summary: SweepSummary) -> None:
 
 
 def _attachment_give_up(attachment: Attachment, *, summary: SweepSummary) -> bool:
-    from tipline.intake.pipeline import tip_pipeline_finish
+    from tipline.worker.pipeline import tip_pipeline_finish
 
     blobs = [attachment.raw_blob, attachment.clean_blob, attachment.thumbnail_blob]
     # The row lets go of the names first, and only if the file is still waiting
@@ -119,6 +121,13 @@ def _attachment_give_up(attachment: Attachment, *, summary: SweepSummary) -> boo
     # The last waiting file of the tip: the pipeline's grant goes, as when it finishes.
     tip_pipeline_finish(tip=attachment.tip)
     return True
+
+
+def _abandoned_pending_uploads_delete(*, cutoff: datetime, summary: SweepSummary) -> None:
+    """Files sent ahead in pieces whose page was closed: unreadable by anyone now, deleted."""
+    from tipline.intake.resumable import pending_uploads_sweep
+
+    summary.pending_uploads_deleted += pending_uploads_sweep(cutoff=cutoff)
 
 
 def _orphan_blobs_delete(*, cutoff: datetime, summary: SweepSummary) -> None:
@@ -141,6 +150,8 @@ def _unreferenced_delete(names: list[str], *, summary: SweepSummary) -> None:
     ).values_list("raw_blob", "clean_blob", "thumbnail_blob")
     for row in rows:
         referenced.update(row)
+    # A finished upload sent ahead, waiting for its form: swept with its row, not before.
+    referenced.update(PendingUpload.objects.filter(blob__in=names).values_list("blob", flat=True))
     for name in names:
         if name in referenced:
             continue

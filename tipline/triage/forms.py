@@ -104,6 +104,12 @@ class BulkStatusForm(forms.Form):
         _field(self, "status", forms.ChoiceField).choices = Tip.Status.choices
 
 
+class FloodDiscardForm(forms.Form):
+    # Discarding a flood changes hundreds of tips at once: a box to tick, as
+    # for other actions that cannot be taken back in one click.
+    confirm = forms.BooleanField(label=_("Yes, discard them"), required=True)
+
+
 class TipStatusForm(forms.Form):
     status = forms.ChoiceField(label=_("Status"), choices=Tip.Status.choices)
 

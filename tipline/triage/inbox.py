@@ -2,7 +2,9 @@
 
 The page costs a fixed number of queries whatever it shows, and wherever it is
 in the list: the counts per status in one GROUP BY (which also says how many
-tips are newer than the page, for the position), the rows with the editor's
+tips are newer than the page, for the position, and how many are in the other
+group: tips that arrived during a flood are listed apart, see
+``tipline.intake.flood``), the rows with the editor's
 wrapped key in one SELECT, tags in one prefetch. Previews are decrypted in
 memory for the 50 rows shown, never stored.
 
@@ -26,7 +28,7 @@ same page already say. It never reaches a source's pages.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, TypeAlias, TypedDict, TypeVar
 
@@ -59,6 +61,9 @@ TipT = TypeVar("TipT", bound=Tip)
 
 @dataclass(frozen=True)
 class InboxFilters:
+    # Which group: tips that did not arrive during a flood (the inbox's default),
+    # those that did (True), or both (None, for checks that a tip is readable).
+    flood: bool | None = False
     status: str = ""
     tag: int | None = None
     assignee: str = ""  # "", "me", "none" or a user id
@@ -86,6 +91,8 @@ class InboxPage:
     newer_count: int  # matching tips newer than the first row shown
     has_older: bool
     size: int = PAGE_SIZE
+    # Tips in the other group (flood or not) matching every other filter, the status too.
+    other_group_total: int = 0
 
     @property
     def first_position(self) -> int:
@@ -137,6 +144,8 @@ def _day_start(day: date) -> datetime:
 
 
 def _without_status_filter(tips: QuerySet[TipT], f: InboxFilters, user_id: int) -> QuerySet[TipT]:
+    if f.flood is not None:
+        tips = tips.filter(arrived_in_flood=f.flood)
     if f.tag is not None:
         tips = tips.filter(tags__id=f.tag)
     if f.assignee == "me":
@@ -188,26 +197,43 @@ def inbox_tips(editor: Editor, filters: InboxFilters, user_id: int) -> QuerySet[
 
 def status_counts(editor: Editor, filters: InboxFilters, user_id: int) -> dict[str, int]:
     """Tips per status under every filter but the status itself (for the tabs)."""
-    return _counts(editor, filters, user_id, newer=None)[0]
+    return _counts(editor, filters, user_id, newer=None).counts
 
 
-def _counts(
-    editor: Editor, filters: InboxFilters, user_id: int, *, newer: Q | None
-) -> tuple[dict[str, int], dict[str, int]]:
-    """Per status: all tips, and those matching ``newer`` (on the grant's tip id); one query."""
-    tips = _without_status_filter(readable_tips(editor), filters, user_id)
-    per_status = tips.order_by().values("status")
-    counts = {status: 0 for status in Tip.Status.values}
-    newer_counts = dict(counts)
+@dataclass(frozen=True)
+class _Counts:
+    counts: dict[str, int]  # per status, in the filters' group
+    newer: dict[str, int]  # per status, in the filters' group, matching ``newer``
+    other: dict[str, int]  # per status, in the other group (empty when both are shown)
+
+
+def _counts(editor: Editor, filters: InboxFilters, user_id: int, *, newer: Q | None) -> _Counts:
+    """Per status and group: all tips, and those matching ``newer`` (on the grant's tip id).
+
+    One query for both groups (flood or not), so the link to the other group
+    costs nothing more than the tabs.
+    """
+    tips = _without_status_filter(readable_tips(editor), replace(filters, flood=None), user_id)
+    groups = tips.order_by().values("status", "arrived_in_flood")
     if newer is None:
-        for row in per_status.annotate(n=Count("id")):
-            counts[row["status"]] = row["n"]
-            newer_counts[row["status"]] = 0
+        rows = [
+            (row["status"], row["arrived_in_flood"], row["n"], 0)
+            for row in groups.annotate(n=Count("id"))
+        ]
     else:
-        for row in per_status.annotate(n=Count("id"), newer=Count("id", filter=newer)):
-            counts[row["status"]] = row["n"]
-            newer_counts[row["status"]] = row["newer"]
-    return counts, newer_counts
+        rows = [
+            (row["status"], row["arrived_in_flood"], row["n"], row["newer"])
+            for row in groups.annotate(n=Count("id"), newer=Count("id", filter=newer))
+        ]
+    empty = {status: 0 for status in Tip.Status.values}
+    counts, newer_counts, other = dict(empty), dict(empty), dict(empty)
+    for status, in_flood, n, newer_n in rows:
+        if filters.flood is None or in_flood == filters.flood:
+            counts[status] += n
+            newer_counts[status] += newer_n
+        else:
+            other[status] += n
+    return _Counts(counts, newer_counts, other)
 
 
 def inbox_page(
@@ -233,11 +259,14 @@ def inbox_page(
         newer = Q(id__gt=cursor.after)
     else:
         newer = None
-    counts, newer_counts = _counts(editor, filters, user_id, newer=newer)
+    grouped = _counts(editor, filters, user_id, newer=newer)
+    counts, newer_counts = grouped.counts, grouped.newer
     if filters.status:
         total, beyond = counts[filters.status], newer_counts[filters.status]
+        other_total = grouped.other[filters.status]
     else:
         total, beyond = sum(counts.values()), sum(newer_counts.values())
+        other_total = sum(grouped.other.values())
 
     if cursor.before is not None and beyond < total:
         # The tips just older than the cursor; one more row says if there are older ones.
@@ -264,6 +293,7 @@ def inbox_page(
         newer_count=newer_count,
         has_older=has_older,
         size=size,
+        other_group_total=other_total,
     )
 
 

@@ -8,9 +8,11 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
+from tipline.accounts.session import Editor
 from tipline.audit import Action, Actor, actor_of, audit_record
 from tipline.models import Attachment, EditorNote, Tag, Tip
 from tipline.sealed import editor_note_seal
+from tipline.triage.inbox import readable_tips
 
 MAX_TAG_CHARS = 40
 
@@ -37,6 +39,24 @@ def tip_status_set(*, tip: Tip, status: str, actor: Actor) -> bool:
 def tips_status_set(*, tips: Iterable[Tip], status: str, actor: Actor) -> int:
     """One status for several tips, all or none; returns how many changed."""
     return sum(tip_status_set(tip=tip, status=status, actor=actor) for tip in tips)
+
+
+@transaction.atomic
+def flood_discard(*, editor: Editor, actor: Actor) -> int:
+    """Discard every new tip that arrived during a flood and that ``editor`` can read.
+
+    Tips the editor cannot read are not touched, whoever else can read them.
+    Tips someone already moved on from "new" (verified, in review, ...) keep
+    their status: a source found in the flood must not be discarded with it.
+    One UPDATE and one audit entry with the count, however large the flood;
+    the retention period of "discarded" starts today for each of them.
+    """
+    readable = readable_tips(editor).filter(arrived_in_flood=True, status=Tip.Status.NEW)
+    count = Tip.objects.filter(pk__in=readable.values("pk")).update(
+        status=Tip.Status.DISCARDED, status_changed_on=timezone.localdate()
+    )
+    audit_record(actor=actor, action=Action.FLOOD_DISCARDED, detail={"count": count})
+    return count
 
 
 @transaction.atomic

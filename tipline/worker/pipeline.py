@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 # Cleaning changes process-wide state (warning filters, decoder limits) and can
 # use a lot of memory, so one process cleans one file at a time. Celery's
 # prefork workers never contend for it; the in-process pipeline under
-# gunicorn's threads (the embedded default) does, and waits its turn.
+# the web server's threads (the embedded default) does, and waits its turn.
 _ONE_FILE_AT_A_TIME = threading.Lock()
 
 

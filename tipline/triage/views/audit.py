@@ -43,6 +43,7 @@ ACTION_LABELS: dict[str, Promise] = {
     Action.RECOVERY_KEY_ROTATED: _("Rotated recovery key"),
     Action.RECOVERY_KEY_CREATED: _("Created recovery key"),
     Action.PIPELINE_KEY_REGISTERED: _("Registered the worker's key"),
+    Action.FLOOD_DISCARDED: _("Discarded the tips of a flood"),
 }
 
 # audit_verify's reasons, in words an admin can act on (unknown ones are shown as they are).
