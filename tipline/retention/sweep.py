@@ -100,7 +100,7 @@ def _abandoned_files_fail(*, cutoff: datetime, summary: SweepSummary) -> None:
 
 
 def _attachment_give_up(attachment: Attachment, *, summary: SweepSummary) -> bool:
-    from tipline.intake.pipeline import tip_pipeline_finish
+    from tipline.worker.pipeline import tip_pipeline_finish
 
     blobs = [attachment.raw_blob, attachment.clean_blob, attachment.thumbnail_blob]
     # The row lets go of the names first, and only if the file is still waiting
