@@ -8,11 +8,21 @@ import secrets
 import pytest
 from django.core.management import call_command, execute_from_command_line
 from django.core.management.base import CommandError
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from tests.intake.helpers import submit_tip
 from tests.triage.helpers import signed_in_client
-from tipline.audit import GENESIS_HASH, Action, audit_record, audit_verify, entry_hash
+from tipline.audit import (
+    GENESIS_HASH,
+    Action,
+    NewEntry,
+    audit_record,
+    audit_record_many,
+    audit_verify,
+    entry_hash,
+)
 from tipline.models import AuditEntry, Tip
 
 pytestmark = pytest.mark.django_db
@@ -25,6 +35,13 @@ def record(n: int, *, actor: str = "ana") -> list[AuditEntry]:
         )
         for i in range(n)
     ]
+
+
+def record_many(n: int, *, first: int = 0) -> list[AuditEntry]:
+    return audit_record_many(
+        NewEntry(actor="ana", action=Action.TIP_VIEWED, tip_reference=f"T{i:03d}", detail={"n": i})
+        for i in range(first, first + n)
+    )
 
 
 def forged_hash(entry: AuditEntry) -> str:
@@ -61,14 +78,18 @@ def test_login_failed_login_and_logout_are_recorded(editor) -> None:
     Client().post("/staff/login/", {"username": "ana", "password": "wrong", "code": "123456"})
     client = signed_in_client(editor)
     client.post("/staff/logout/")
-    entries = list(AuditEntry.objects.order_by("id").values_list("action", "actor"))
+    sign_ins = [Action.LOGIN_FAILED, Action.LOGIN, Action.LOGOUT]
+    entries = list(
+        AuditEntry.objects.filter(action__in=sign_ins).order_by("id").values_list("action", "actor")
+    )
     assert entries == [
         (Action.LOGIN_FAILED, ""),
         (Action.LOGIN, "ana"),
         (Action.LOGOUT, "ana"),
     ]
     check = audit_verify()
-    assert check.intact and check.entries == 3
+    # The account's creation is on record too, before these three.
+    assert check.intact and check.entries == AuditEntry.objects.count() == 4
 
 
 def test_entries_chain_to_each_other_from_genesis() -> None:
@@ -162,6 +183,67 @@ def test_appending_an_entry_that_skips_the_last_is_detected() -> None:
     forged.entry_hash = forged_hash(forged)
     forged.save()
     assert audit_verify().first_broken_id == forged.pk
+
+
+# --- Entries appended in a batch (audit_record_many) ------------------------------------------
+
+
+def test_a_batch_chains_like_entries_appended_one_by_one() -> None:
+    before = record(2)
+    batch = record_many(4, first=2)
+    after = record(1)
+    stored = list(AuditEntry.objects.order_by("id"))
+    assert [e.pk for e in stored] == [e.pk for e in before + batch + after]
+    # In order, each chained to the one before, the first to what was the last entry.
+    previous = before[-1].entry_hash
+    for entry, saved in zip(batch, stored[2:6], strict=True):
+        assert (saved.previous_hash, saved.entry_hash) == (previous, entry.entry_hash)
+        assert saved.entry_hash == forged_hash(saved)  # the same scheme as one by one
+        previous = saved.entry_hash
+    assert [(e.actor, e.tip_reference, e.detail) for e in stored[2:6]] == [
+        ("ana", f"T{i:03d}", {"n": i}) for i in range(2, 6)
+    ]
+    assert after[0].previous_hash == batch[-1].entry_hash
+    check = audit_verify()
+    assert check.intact and check.entries == 7
+
+
+def test_a_batch_on_an_empty_log_starts_at_genesis_and_nothing_appends_nothing() -> None:
+    assert audit_record_many([]) == []
+    assert not AuditEntry.objects.exists()
+    first, *_ = record_many(3)
+    assert first.previous_hash == GENESIS_HASH
+    assert audit_verify().intact
+
+
+@pytest.mark.parametrize(
+    "change", [{"detail": {"n": 999}}, {"actor": "mallory"}, {"tip_reference": "OTHER"}]
+)
+def test_changing_an_entry_of_a_batch_is_detected_at_that_entry(change: dict) -> None:
+    record(1)
+    batch = record_many(5, first=1)
+    AuditEntry.objects.filter(pk=batch[2].pk).update(**change)
+    check = audit_verify()
+    assert check.first_broken_id == batch[2].pk
+    assert "changed" in check.reason
+
+
+def test_deleting_an_entry_of_a_batch_is_detected() -> None:
+    batch = record_many(5)
+    AuditEntry.objects.filter(pk=batch[1].pk).delete()
+    check = audit_verify()
+    assert check.first_broken_id == batch[2].pk
+    assert "does not follow" in check.reason
+
+
+def test_a_batch_costs_the_same_queries_whatever_its_size() -> None:
+    record(1)
+    with CaptureQueriesContext(connection) as few:
+        record_many(3)
+    with CaptureQueriesContext(connection) as many:
+        record_many(120, first=3)
+    assert len(many) == len(few)
+    assert audit_verify().intact
 
 
 # --- manage.py verify_audit_log -------------------------------------------------------------
@@ -277,7 +359,8 @@ def test_verification_runs_only_when_asked(admin_client, monkeypatch) -> None:
 def test_audit_page_says_whether_the_chain_verifies(admin_client) -> None:
     entries = record(3)
     body = admin_client.get("/staff/audit/?verify=1", HTTP_ACCEPT_LANGUAGE="en").content.decode()
-    assert "The chain verifies: 4 entries" in body
+    # The three, the admin's creation and their sign-in.
+    assert "The chain verifies: 5 entries" in body
     last = AuditEntry.objects.order_by("-id").first()
     assert last.entry_hash in body
     AuditEntry.objects.filter(pk=entries[1].pk).update(actor="mallory")
