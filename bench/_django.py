@@ -53,3 +53,24 @@ def grants_bulk_create(tips: list, keys: list[bytes], recipients: list) -> None:
         for tip, key in zip(tips, keys, strict=True)
         for recipient, public in zip(recipients, public_keys, strict=True)
     )
+
+
+def bench_recipients(*usernames: str, password: str) -> list:
+    """A recovery key and one editor per name, as the benchmarks' tips are granted to.
+
+    Returns the recovery key's recipient row, then each editor's user.
+    """
+    from tipline.accounts.services import editor_create
+    from tipline.audit import COMMAND_LINE_ACTOR
+    from tipline.keyring import recovery_key_create
+
+    recovery = recovery_key_create(
+        actor=COMMAND_LINE_ACTOR,
+        deliver=lambda armored: None,
+        passphrase="benchmark recovery passphrase",
+    ).recipient
+    users = [
+        editor_create(actor=COMMAND_LINE_ACTOR, username=name, password=password).user
+        for name in usernames
+    ]
+    return [recovery, *users]

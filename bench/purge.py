@@ -39,7 +39,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._django import django_setup, ensure_postgres_database, grants_bulk_create  # noqa: E402
+from bench._django import (  # noqa: E402
+    bench_recipients,
+    django_setup,
+    ensure_postgres_database,
+    grants_bulk_create,
+)
 
 SEED_BATCH = 500
 # The purge may take at most this many times as long as unlinking as many plain files.
@@ -65,17 +70,9 @@ def seed(count: int, blob_kib: int, changed_on: date) -> list[str]:
     """``count`` expired tips with one file each (clean blob + thumbnail); returns the blob names."""
     from django.db import transaction
 
-    from tipline.accounts.services import editor_create
-    from tipline.audit import COMMAND_LINE_ACTOR
-    from tipline.keyring import recovery_key_create
     from tipline.models import RecipientKey
 
-    recovery = recovery_key_create(
-        actor=COMMAND_LINE_ACTOR,
-        deliver=lambda armored: None,
-        passphrase="benchmark recovery passphrase",
-    ).recipient
-    editor = editor_create(actor=COMMAND_LINE_ACTOR, username="bench", password=PASSWORD).user
+    recovery, editor = bench_recipients("bench", password=PASSWORD)
     recipients = [RecipientKey.objects.get(user=editor), recovery]
     payload = secrets.token_bytes(blob_kib * 1024)
     names: list[str] = []

@@ -39,7 +39,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._django import django_setup, ensure_postgres_database, grants_bulk_create  # noqa: E402
+from bench._django import (  # noqa: E402
+    bench_recipients,
+    django_setup,
+    ensure_postgres_database,
+    grants_bulk_create,
+)
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/tipline_bench"
 PASSWORD = "benchmark editor password 1"
@@ -50,9 +55,6 @@ def seed(count: int) -> None:
     """``count`` tips readable by the editor "bench", unless they are already there."""
     from django.db import transaction
 
-    from tipline.accounts.services import editor_create
-    from tipline.audit import COMMAND_LINE_ACTOR
-    from tipline.keyring import recovery_key_create
     from tipline.models import Grant, RecipientKey, Tag, Tip
 
     if Tip.objects.count() == count and RecipientKey.objects.filter(user__username="bench"):
@@ -63,15 +65,7 @@ def seed(count: int) -> None:
 
     for model in (Grant, Tip, Tag, RecipientKey, get_user_model()):
         model.objects.all().delete()
-    recovery = recovery_key_create(
-        actor=COMMAND_LINE_ACTOR,
-        deliver=lambda armored: None,
-        passphrase="benchmark recovery passphrase",
-    ).recipient
-    editor = editor_create(actor=COMMAND_LINE_ACTOR, username="bench", password=PASSWORD).user
-    colleague = editor_create(
-        actor=COMMAND_LINE_ACTOR, username="bench-colleague", password=PASSWORD
-    ).user
+    recovery, editor, colleague = bench_recipients("bench", "bench-colleague", password=PASSWORD)
     tags = [Tag.objects.create(name=f"topic {n}") for n in range(12)]
     recipients = [RecipientKey.objects.get(user=editor), recovery]
     rng = random.Random(7)

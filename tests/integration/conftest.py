@@ -238,8 +238,8 @@ def wait_for_text(driver: webdriver.Chrome, text: str) -> None:
     WebDriverWait(driver, 60).until(lambda d: text in d.page_source)
 
 
-@pytest.fixture
-def browser_without_javascript(tmp_path: Path) -> Iterator[webdriver.Chrome]:
+def headless_chromium(tmp_path: Path, *, javascript: bool) -> webdriver.Chrome:
+    """A headless Chromium sized like a phone, with a profile of its own."""
     if not Path(CHROMIUM).exists():
         pytest.fail("chromium is not installed: .ci/run installs the Debian packages")
     options = webdriver.ChromeOptions()
@@ -257,10 +257,27 @@ def browser_without_javascript(tmp_path: Path) -> Iterator[webdriver.Chrome]:
         "--window-size=390,844",  # a phone
     ):
         options.add_argument(flag)
-    options.add_experimental_option(
-        "prefs", {"profile.managed_default_content_settings.javascript": 2}
-    )
+    if javascript:
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    else:
+        options.add_experimental_option(
+            "prefs", {"profile.managed_default_content_settings.javascript": 2}
+        )
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(120)
+    driver.set_script_timeout(30)
+    return driver
+
+
+@pytest.fixture
+def browser_without_javascript(tmp_path: Path) -> Iterator[webdriver.Chrome]:
+    driver = headless_chromium(tmp_path, javascript=False)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def browser_with_javascript(tmp_path: Path) -> Iterator[webdriver.Chrome]:
+    driver = headless_chromium(tmp_path, javascript=True)
     yield driver
     driver.quit()

@@ -32,14 +32,11 @@ from django.conf import settings
 from django.core.management import call_command
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.conftest import RECOVERY_PASSPHRASE
 from tests.integration.conftest import (
-    CHROMEDRIVER,
-    CHROMIUM,
     ROOT,
     wait_for_text,
     wait_until,
@@ -222,33 +219,6 @@ class DroppingProxy:
                 step()
             except OSError:
                 pass
-
-
-@pytest.fixture
-def browser_with_javascript(tmp_path: Path) -> Iterator[webdriver.Chrome]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("chromium is not installed: .ci/run installs the Debian packages")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        "--window-size=390,844",  # a phone
-    ):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(120)
-    driver.set_script_timeout(30)
-    yield driver
-    driver.quit()
 
 
 def exported_file(tip: Tip, name: str, recovery_key, tmp_path: Path, monkeypatch) -> bytes:
