@@ -73,7 +73,7 @@ def start_server(env: dict[str, str], port: int) -> subprocess.Popen:
         env=env,
         stdout=subprocess.DEVNULL,
         # BENCH_SERVER_LOG=FILE keeps the server's own log, for when a run fails.
-        stderr=open(os.environ.get("BENCH_SERVER_LOG", os.devnull), "ab"),  # noqa: SIM115
+        stderr=open(os.environ.get("BENCH_SERVER_LOG", os.devnull), "ab"),
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -13,6 +13,14 @@ body in memory, and prints:
   (a page-cache-only copy is printed too, for reference);
 - the web worker's memory before and at its peak (VmHWM), and the growth.
 
+Then the same size again over the resumable path, as static/upload.js sends it
+from a browser (tipline/intake/tus.py): a creation POST to ``/es/uploads/``
+(``Upload-Length``, ``Upload-Metadata`` and the page's secret), PATCH requests
+of 16 MiB over one kept-alive connection, then the form's POST with the
+upload's token, the page's secret and form id instead of the file. Timed from
+the creation POST until the confirmation arrives, on a freshly started server
+(same data directory) so its worker's memory is measured on its own.
+
 The upload takes the streaming intake's path (tipline/intake/streaming.py):
 parsed as it arrives, encrypted chunk by chunk into its blob. Files are only
 received and encrypted here (the broker is Kombu's in-memory transport, so
@@ -22,6 +30,7 @@ the cleaning task is queued, not run): this measures intake.
 from __future__ import annotations
 
 import argparse
+import base64
 import http.client
 import os
 import re
@@ -46,6 +55,8 @@ from bench._server import (  # noqa: E402
 )
 
 MIB = 1024 * 1024
+# What static/upload.js sends in each PATCH (a multiple of the 64 KiB cipher chunk).
+PATCH_BYTES = 16 * MIB
 
 
 def csrf(port: int) -> tuple[str, str, str]:
@@ -95,6 +106,107 @@ def upload(port: int, size: int) -> float:
     return elapsed
 
 
+def _b64(value: str) -> str:
+    return base64.b64encode(value.encode()).decode()
+
+
+def resumable_upload(port: int, size: int) -> float:
+    """The browser's resumable path: tus creation, 16 MiB PATCHes, then the form's POST."""
+    cookie, token, form_token = csrf(port)
+    origin = f"http://127.0.0.1:{port}"
+    secret = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+    form_id = base64.urlsafe_b64encode(secrets.token_bytes(16)).decode().rstrip("=")
+    tus = {"Tus-Resumable": "1.0.0", "Tipline-Upload-Secret": secret, "Origin": origin}
+    metadata = ",".join(
+        [
+            f"filename {_b64('video.mp4')}",
+            f"form_token {_b64(form_token)}",
+            f"form_id {_b64(form_id)}",
+        ]
+    )
+    block = os.urandom(MIB)
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=3600)
+    started = time.perf_counter()
+    connection.request(
+        "POST",
+        "/es/uploads/",
+        headers={**tus, "Upload-Length": str(size), "Upload-Metadata": metadata},
+    )
+    response = connection.getresponse()
+    response.read()
+    location = response.getheader("Location")
+    if response.status != 201 or not location:
+        raise RuntimeError(f"resumable upload not created: HTTP {response.status}")
+    offset = int(response.getheader("Upload-Offset") or 0)
+    while offset < size:
+        piece = min(PATCH_BYTES, size - offset)
+        connection.putrequest("PATCH", location)
+        for name, value in {
+            **tus,
+            "Upload-Offset": str(offset),
+            "Content-Type": "application/offset+octet-stream",
+            "Content-Length": str(piece),
+        }.items():
+            connection.putheader(name, value)
+        connection.endheaders()
+        left = piece
+        while left:
+            connection.send(block[: min(MIB, left)])
+            left -= min(MIB, left)
+        response = connection.getresponse()
+        response.read()
+        answered = response.getheader("Upload-Offset")
+        if response.status != 204 or answered is None or int(answered) != offset + piece:
+            raise RuntimeError(f"PATCH refused: HTTP {response.status}")
+        offset = int(answered)
+    boundary = "bench" + secrets.token_hex(8)
+    fields = {
+        "csrfmiddlewaretoken": token,
+        "form_token": form_token,
+        "upload": location.rsplit("/", 1)[-1],
+        "upload_secret": secret,
+        "upload_form": form_id,
+    }
+    body = "".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+        for name, value in fields.items()
+    )
+    body += f"--{boundary}--\r\n"
+    connection.request(
+        "POST",
+        "/es/send/",
+        body=body.encode(),
+        headers={
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+            "Cookie": cookie,
+            "Origin": origin,
+            "Referer": f"{origin}/es/",
+        },
+    )
+    response = connection.getresponse()
+    response.read()
+    elapsed = time.perf_counter() - started
+    connection.close()
+    if response.status != 200:
+        raise RuntimeError(f"resumable form refused: HTTP {response.status}")
+    return elapsed
+
+
+def measured(env: dict[str, str], port: int, send, size: int) -> tuple[float, int, int]:
+    """Seconds of ``send`` on a freshly started server, its worker's memory before and at peak."""
+    server = start_server(env, port)
+    try:
+        # One worker: uvicorn serves from its own process, no supervisor.
+        (pid,) = worker_pids(server.pid) or [server.pid]
+        csrf(port)  # warm up: imports, templates, database connection
+        before = memory_kib(pid, "VmRSS")
+        seconds = send(port, size)
+        peak = memory_kib(pid, "VmHWM")
+    finally:
+        stop_server(server)
+    return seconds, before, peak
+
+
 def plain_copy(folder: Path, size: int, *, flush: bool) -> float:
     source, target = folder / "source.bin", folder / "copy.bin"
     block = os.urandom(MIB)
@@ -131,16 +243,8 @@ def main() -> None:
             TIPLINE_MAX_TIP_MB=str(size_mib + 1),
         )
         open_tipline(env, folder)
-        server = start_server(env, port)
-        try:
-            # One worker: uvicorn serves from its own process, no supervisor.
-            (pid,) = worker_pids(server.pid) or [server.pid]
-            csrf(port)  # warm up: imports, templates, database connection
-            before = memory_kib(pid, "VmRSS")
-            upload_seconds = upload(port, size)
-            peak = memory_kib(pid, "VmHWM")
-        finally:
-            stop_server(server)
+        upload_seconds, before, peak = measured(env, port, upload, size)
+        resumable_seconds, tus_before, tus_peak = measured(env, port, resumable_upload, size)
         copy_seconds = plain_copy(folder, size, flush=True)
         cached_copy_seconds = plain_copy(folder, size, flush=False)
     upload_rate, copy_rate = size / MIB / upload_seconds, size / MIB / copy_seconds
@@ -156,6 +260,12 @@ def main() -> None:
     print(f"worker memory before     {before / 1024:8.1f} MiB")
     print(f"worker memory peak       {peak / 1024:8.1f} MiB")
     print(f"growth                   {(peak - before) / 1024:8.1f} MiB   (goal < 64)")
+    tus_rate = size / MIB / resumable_seconds
+    print(f"resumable upload (tus)   {tus_rate:8.1f} MiB/s  ({resumable_seconds:.2f} s)")
+    print(f"resumable / copy + fsync {tus_rate / copy_rate:8.2f}   (goal >= 0.5)")
+    print(f"resumable worker before  {tus_before / 1024:8.1f} MiB")
+    print(f"resumable worker peak    {tus_peak / 1024:8.1f} MiB")
+    print(f"resumable growth         {(tus_peak - tus_before) / 1024:8.1f} MiB   (goal < 64)")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import tempfile
 
 os.environ.setdefault("TIPLINE_DATA_DIR", tempfile.mkdtemp(prefix="tipline-test-data-"))
 
-from config.bootstrap import prepare_data_dir  # noqa: E402
+from config.bootstrap import prepare_data_dir
 
 prepare_data_dir()
 

@@ -128,7 +128,7 @@ class StreamedForm:
         return True
 
     async def _feed(self, chunk: bytes) -> None:
-        assert self._parser is not None  # noqa: S101 - stopped when there is no parser
+        assert self._parser is not None
         try:
             self._parser.write(chunk)
         except FormParserError:

@@ -438,7 +438,7 @@ def pending_upload_hand_over(pending: PendingUpload) -> bool:
             blob_adopt_file(path, pending.blob)
         except FileNotFoundError:
             return blob_exists(pending.blob)  # moved already
-        except Exception as exc:  # noqa: BLE001 - any storage error: tried again, then later
+        except Exception as exc:
             code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
             logger.warning(
                 "a finished upload could not be stored yet (%s %s)", type(exc).__name__, code
