@@ -1,8 +1,9 @@
-"""Fixtures for the source side's flood containment and form tokens: a clock and a real cache."""
+"""Fixtures for the source side: a clock and a real cache (flood, form tokens), a data dir of its own (uploads)."""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 from django.core.cache import cache
@@ -47,3 +48,11 @@ def memory_cache(settings, clock):
     cache.clear()
     yield cache
     cache.clear()
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, settings) -> Path:
+    """A data dir of the test's own, so its upload spool starts empty."""
+    settings.DATA_DIR = tmp_path / "data"
+    settings.DATA_DIR.mkdir()
+    return settings.DATA_DIR

@@ -23,16 +23,9 @@ from tipline.intake.form_token import form_token_issue
 from tipline.intake.services import tip_create
 from tipline.models import Attachment, PendingUpload, Tip
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("data_dir")]
 
 CS = DEFAULT_CHUNK_SIZE
-
-
-@pytest.fixture(autouse=True)
-def data_dir(tmp_path: Path, settings) -> Path:
-    settings.DATA_DIR = tmp_path / "data"
-    settings.DATA_DIR.mkdir()
-    return settings.DATA_DIR
 
 
 def page_of(client: Client) -> TusClient:

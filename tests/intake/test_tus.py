@@ -33,17 +33,9 @@ from tipline.models import PendingUpload
 from tipline.sealed import Part, file_object_id, pending_name_open, pending_tip_key_open
 from tipline.storage import read_blob
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("data_dir")]
 
 CS = DEFAULT_CHUNK_SIZE
-
-
-@pytest.fixture(autouse=True)
-def data_dir(tmp_path: Path, settings) -> Path:
-    """A data dir of the test's own, so its spool starts empty."""
-    settings.DATA_DIR = tmp_path / "data"
-    settings.DATA_DIR.mkdir()
-    return settings.DATA_DIR
 
 
 def spool_files() -> list[Path]:
