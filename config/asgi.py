@@ -16,6 +16,13 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 prepare_data_dir()
 django.setup(set_prefix=False)
 
+from config.celery import app as celery_app  # noqa: E402
 from tipline.server.asgi import Router  # noqa: E402 - needs the apps loaded
+
+# Celery sets itself up at the first task sent (its task registry, its result
+# backend, found through package entry points: about half a second). Done
+# here, so that the first source after a start is not the one kept waiting.
+celery_app.finalize(auto=True)
+celery_app.backend  # noqa: B018 - the property loads it
 
 application = Router()

@@ -43,3 +43,32 @@ def private_file_write(path: Path | str, data: bytes | str) -> None:
     payload = data.encode("utf-8") if isinstance(data, str) else data
     with os.fdopen(private_file_create(path), "wb") as handle:
         handle.write(payload)
+
+
+class WritebackPacer:
+    """Starts the disk writing a long file's pages while more of it is still arriving.
+
+    A blob is fsync'd before the source is told it has arrived. Left alone,
+    the kernel keeps a fresh file's pages in memory until that fsync (or
+    until gigabytes are dirty), so the whole file would be written to the
+    disk only then, after the network was done. Asking for the writeback of
+    every few MiB as they are written (``posix_fadvise(DONTNEED)`` starts it
+    without waiting, and lets the cache drop the pages once they are on
+    disk) makes disk and network work at the same time; the fsync at the
+    end then waits for the last few MiB only.
+    """
+
+    EVERY_BYTES = 4 * 1024 * 1024
+
+    def __init__(self, descriptor: int, *, start: int = 0) -> None:
+        self._descriptor = descriptor
+        self._started_up_to = start
+        self._written_up_to = start
+
+    def wrote(self, count: int) -> None:
+        """``count`` more bytes went to the file (at its end, through unbuffered writes)."""
+        self._written_up_to += count
+        pending = self._written_up_to - self._started_up_to
+        if pending >= self.EVERY_BYTES and hasattr(os, "posix_fadvise"):
+            os.posix_fadvise(self._descriptor, self._started_up_to, pending, os.POSIX_FADV_DONTNEED)
+            self._started_up_to = self._written_up_to

@@ -28,7 +28,7 @@ from typing import Any, BinaryIO, cast
 from django.core.files import File
 from django.core.files.storage import FileSystemStorage, Storage, default_storage
 
-from tipline.private_files import private_dir_ensure, private_file_create
+from tipline.private_files import WritebackPacer, private_dir_ensure, private_file_create
 
 logger = logging.getLogger(__name__)
 
@@ -51,8 +51,19 @@ class DurableFile(File):
     """A blob being written that reaches the disk before ``close`` returns.
 
     The source is told "your tip has arrived" only after its blobs are closed:
-    a crash a moment later must not lose what we said we had.
+    a crash a moment later must not lose what we said we had. The disk starts
+    writing a long blob while it is still arriving (``WritebackPacer``).
     """
+
+    def __init__(self, file: BinaryIO, name: str) -> None:
+        super().__init__(file, name=name)
+        self._raw = file
+        self._writeback = WritebackPacer(file.fileno())
+
+    def write(self, data: Any, /) -> int:
+        written = self._raw.write(data)
+        self._writeback.wrote(len(data))
+        return written
 
     def close(self) -> None:
         if not self.closed and self.file is not None:  # not closed: a file is there

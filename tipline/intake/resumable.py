@@ -74,7 +74,7 @@ from tipline.intake.form_token import form_token_read
 from tipline.intake.reserve import MIB, storage_reserve_short
 from tipline.intake.upload import EncryptedUpload
 from tipline.models import PendingUpload
-from tipline.private_files import private_dir_ensure, private_file_create
+from tipline.private_files import WritebackPacer, private_dir_ensure, private_file_create
 from tipline.sealed import (
     pending_name_open,
     pending_name_seal,
@@ -249,6 +249,7 @@ class SpoolStream:
             os.close(fd)
             raise UploadBusy("another request writes this upload") from None
         self._file = os.fdopen(fd, "r+b", buffering=0)
+        self._writeback: WritebackPacer | None = None
         self._writer: EncryptingWriter | None = None
         self.length = pending.length
         self.position = 0
@@ -267,6 +268,7 @@ class SpoolStream:
             start = stream_prefix_length(CHUNK_SIZE, chunks - 1)
             last = os.pread(fd, keep - start, start)
         self._file.seek(keep)
+        self._writeback = WritebackPacer(fd, start=keep)
         try:
             self._writer = pending_stream_resume(
                 cast(BinaryIO, self._file),
@@ -289,6 +291,10 @@ class SpoolStream:
     def write(self, data: bytes) -> None:
         self.writer.write(data)
         self.position += len(data)
+        if self._writeback is not None:
+            # Plaintext counted: the ciphertext runs a little ahead of it, and
+            # whatever the pacing leaves is written by the next sync.
+            self._writeback.wrote(len(data))
 
     def checkpoint(self) -> int:
         """Write out whole chunks (more bytes must follow); the offset they reach."""

@@ -82,7 +82,7 @@ DJANGO_SCOPE_KEY = "tipline.django"
 # every megabyte would halve the upload's speed.
 SYNC_EVERY_BYTES = 8 * 1024 * 1024
 # The free space is checked this often: a full disk stops an upload early.
-RESERVE_CHECK_EVERY_BYTES = 1024 * 1024
+RESERVE_CHECK_EVERY_BYTES = 4 * 1024 * 1024
 # How long a new request waits for the one it takes over from to let go.
 TAKEOVER_SECONDS = 30.0
 _MAX_METADATA_CHARS = 4096
@@ -416,28 +416,39 @@ async def _receive_into(
     (the reserve is checked at each sync); what arrived before counts.
     """
     unsynced = unchecked = 0
-    while True:
-        message = await _next_message(request.receive, superseded)
-        if message is None or message["type"] != "http.request":
-            return 204  # the client is gone (nobody reads this), or a newer request took over
-        body = message.get("body", b"")
-        if spool.position + len(body) > spool.length:
-            return 413
-        if body:
-            spool.write(body)
-            unsynced += len(body)
-            unchecked += len(body)
-        if not message.get("more_body", False):
-            return 204
-        if spool.position >= spool.length:
-            continue
-        if unsynced >= SYNC_EVERY_BYTES:
-            await _confirm(request, spool, pending)
-            unsynced = 0
-        if unchecked >= RESERVE_CHECK_EVERY_BYTES:
-            unchecked = 0
-            if await asyncio.to_thread(resumable.spool_room_short):
-                return 507
+    # The fsync and the recording of an offset run while the next bytes
+    # arrive (one at a time, in order): the client is never kept waiting on them.
+    confirming: asyncio.Future[None] | None = None
+    try:
+        while True:
+            message = await _next_message(request.receive, superseded)
+            if message is None or message["type"] != "http.request":
+                return 204  # the client is gone (nobody reads this), or a newer request took over
+            body = message.get("body", b"")
+            if spool.position + len(body) > spool.length:
+                return 413
+            if body:
+                spool.write(body)
+                unsynced += len(body)
+                unchecked += len(body)
+            if not message.get("more_body", False):
+                return 204
+            if spool.position >= spool.length:
+                continue
+            if unsynced >= SYNC_EVERY_BYTES:
+                if confirming is not None:
+                    await confirming
+                confirming = asyncio.ensure_future(
+                    _record(request, spool, pending, spool.checkpoint())
+                )
+                unsynced = 0
+            if unchecked >= RESERVE_CHECK_EVERY_BYTES:
+                unchecked = 0
+                if await asyncio.to_thread(resumable.spool_room_short):
+                    return 507
+    finally:
+        if confirming is not None:
+            await confirming
 
 
 async def _settle(request: _Request, spool: SpoolStream, pending: PendingUpload) -> bool:
@@ -452,7 +463,13 @@ async def _settle(request: _Request, spool: SpoolStream, pending: PendingUpload)
 
 async def _confirm(request: _Request, spool: SpoolStream, pending: PendingUpload) -> None:
     """Whole chunks out, fsync'd, then their offset recorded (``pending.offset`` follows)."""
-    offset = spool.checkpoint()
+    await _record(request, spool, pending, spool.checkpoint())
+
+
+async def _record(
+    request: _Request, spool: SpoolStream, pending: PendingUpload, offset: int
+) -> None:
+    """``offset`` recorded once the chunks before it are on disk (more may follow them)."""
     await asyncio.to_thread(spool.sync)
     await _in_django(
         request.scope, resumable.pending_upload_confirm, pending=pending, offset=offset
