@@ -515,7 +515,8 @@ def test_a_nearly_full_disk_refuses_new_uploads_and_stops_running_ones(
     monkeypatch.setattr(resumable.shutil, "disk_usage", lambda path: usage(0, 0, free["bytes"]))
     client = TusClient()
     assert client.create(95 * 2**20).status == 507  # would leave less than the reserve
-    data = secrets.token_bytes(3 * 2**20)
+    # Past one free-space check (tus.RESERVE_CHECK_EVERY_BYTES) before the end.
+    data = secrets.token_bytes(tus.RESERVE_CHECK_EVERY_BYTES + 2 * 2**20)
     location = client.create(len(data))["Location"]
     free["bytes"] = 5 * 2**20  # the disk fills up meanwhile
     response = client.patch(location, 0, [data[i : i + CS] for i in range(0, len(data), CS)])
