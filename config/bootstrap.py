@@ -6,12 +6,20 @@ point (``manage.py``, ``config/wsgi.py``, ``config/asgi.py``, and
 before Django loads the settings. On first start it makes:
 
 - ``TIPLINE_DATA_DIR``, mode 0700: SQLite, blobs and generated secrets live here;
-- its ``cache`` folder, 0700, unless ``CACHE_URL`` names another cache;
-- ``secret_key``, 0600, unless ``SECRET_KEY`` (or ``SECRET_KEY_FILE``) is set.
+- ``secret_key``, 0600, unless ``SECRET_KEY`` (or ``SECRET_KEY_FILE``) is set;
+- ``second_factor_key``, 0600, unless ``TIPLINE_SECOND_FACTOR_KEY`` (or its
+  ``_FILE``) is set: it seals staff authenticator secrets, and is kept out of
+  the database so that a dump alone opens none.
 
 Every process runs it (each web worker, each Celery worker), so it is
 idempotent and safe to race: ``O_EXCL`` lets exactly one process create the
 key, and the others leave it alone. Nothing here imports Django.
+
+It first narrows the process's umask to 0o077 (``process_umask_restrict``):
+much of what a process creates is not made by our code with a mode of its
+own (SQLite's database and its -wal/-shm/-journal files, the parents of a
+folder made with ``mkdir -p``, Django's cache and uploads), and the umask is
+what decides their mode. With it, everything is 0600 and every folder 0700.
 """
 
 from __future__ import annotations
@@ -24,8 +32,10 @@ from config.env import ConfigError, envstr, secret_configured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 SECRET_KEY_FILE_NAME = "secret_key"  # noqa: S105 - a file name, not a secret
-CACHE_DIR_NAME = "cache"
+SECOND_FACTOR_KEY_FILE_NAME = "second_factor_key"
 _SECRET_KEY_BYTES = 50
+# Group and others get nothing of what the tip line's processes create.
+PRIVATE_UMASK = 0o077
 
 
 def data_dir() -> Path:
@@ -35,13 +45,23 @@ def data_dir() -> Path:
 
 def prepare_data_dir() -> Path:
     """Create what the settings expect in the data dir, if it is not there yet; return the dir."""
+    process_umask_restrict()
     folder = data_dir()
     _private_dir_ensure(folder)
-    if not secret_configured("CACHE_URL"):
-        _private_dir_ensure(folder / CACHE_DIR_NAME)
     if not secret_configured("SECRET_KEY"):
         _secret_file_ensure(folder / SECRET_KEY_FILE_NAME)
+    if not secret_configured("TIPLINE_SECOND_FACTOR_KEY"):
+        _secret_file_ensure(folder / SECOND_FACTOR_KEY_FILE_NAME)
     return folder
+
+
+def process_umask_restrict() -> None:
+    """From now on, this process (and what it starts) creates nothing group or others can read.
+
+    Only ever narrows: an operator's stricter umask is kept.
+    """
+    previous = os.umask(PRIVATE_UMASK)
+    os.umask(previous | PRIVATE_UMASK)
 
 
 def _private_dir_ensure(path: Path) -> None:

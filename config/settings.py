@@ -17,10 +17,16 @@ made by ``config.bootstrap.prepare_data_dir()``, which every entry point
 
 from __future__ import annotations
 
+import hashlib
+import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from config.bootstrap import CACHE_DIR_NAME, SECRET_KEY_FILE_NAME, data_dir
+from config.bootstrap import (
+    SECOND_FACTOR_KEY_FILE_NAME,
+    SECRET_KEY_FILE_NAME,
+    data_dir,
+)
 from config.env import (
     ConfigError,
     envbool,
@@ -59,6 +65,10 @@ if not SECRET_KEY:
 TIPLINE_PIPELINE_KEY_FILE = Path(
     envstr("TIPLINE_PIPELINE_KEY_FILE", str(DATA_DIR / "pipeline.key"))
 )
+# It rotates this often (hours), and the old private half is destroyed: a
+# seized worker opens no tip whose cleaning ended before the last rotation
+# (tipline/pipeline_key.py, docs/crypto.md). At most a week: the point is a short life.
+TIPLINE_PIPELINE_KEY_HOURS = envint("TIPLINE_PIPELINE_KEY_HOURS", 24, minimum=1, maximum=168)
 
 # --- Django core --------------------------------------------------------------------------
 
@@ -91,7 +101,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "tipline.csrf.NoReferrerCsrfViewMiddleware",
+    "tipline.csrf.OwnOriginCsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Marks request.user verified once a one-time code was accepted this session.
     "django_otp.middleware.OTPMiddleware",
@@ -146,6 +156,12 @@ WHITENOISE_ALLOW_ALL_ORIGINS = False
 DATABASE_CONN_MAX_AGE = envint("DATABASE_CONN_MAX_AGE", 60, minimum=0)
 
 
+# On every SQLite connection: deleted rows are overwritten with zeros instead of
+# staying in free pages, where a deleted grant (a wrapped tip key) could be
+# found again (tipline/pipeline_key.py deleted_grants_scrub, docs/crypto.md).
+SQLITE_SECURE_DELETE = "PRAGMA secure_delete=ON;"
+
+
 def _database() -> dict:
     url = secret_from_env("DATABASE_URL")
     if url:
@@ -156,6 +172,9 @@ def _database() -> dict:
         except Exception:  # noqa: BLE001 - the URL may hold a password: never echo it
             raise ConfigError("DATABASE_URL is not a valid database URL") from None
         config["CONN_HEALTH_CHECKS"] = True
+        if config.get("ENGINE") == "django.db.backends.sqlite3":
+            options = config.setdefault("OPTIONS", {})
+            options["init_command"] = f"{options.get('init_command', '')};{SQLITE_SECURE_DELETE}"
         return dict(config)
     return {
         "ENGINE": "django.db.backends.sqlite3",
@@ -163,7 +182,8 @@ def _database() -> dict:
         "OPTIONS": {
             # WAL lets the web server read while the in-process pipeline writes;
             # IMMEDIATE transactions avoid "database is locked" upgrade races.
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+            + SQLITE_SECURE_DELETE,
             "transaction_mode": "IMMEDIATE",
             "timeout": 30,
         },
@@ -224,6 +244,10 @@ STORAGES = {
 # below) and the marks of used forms of tipline.intake.form_token, nothing else.
 
 
+# A name of our own inside it, checked before use (tipline/intake/cache.py).
+_MEMORY_FS = "/dev/shm"  # noqa: S108
+
+
 def _cache() -> dict:
     url = secret_from_env("CACHE_URL") or ""
     if url.startswith(("redis://", "rediss://", "unix://")):
@@ -231,12 +255,19 @@ def _cache() -> dict:
     if url:
         # The URL may hold a password: never echo it.
         raise ConfigError("CACHE_URL must start with redis://, rediss:// or unix://")
-    # Files, not memory: the web server's processes on one host share them, with no
-    # other service to run. Kept out of the database so no dump or backup holds
-    # the counter; folder 0700 (config.bootstrap), files 0600 (Django's own).
+    # Files on a memory file system: the web server's processes on one host share
+    # them with no other service to run, and nothing of them reaches the disk (a
+    # file rewritten at every tip dated the last one; tipline/intake/cache.py).
+    # Kept out of the database so no dump or backup holds the counter. The
+    # folder's name comes from the secret key, so no other account can make it first.
+    if not os.path.isdir(_MEMORY_FS):
+        # No memory file system: each process counts for itself (`manage.py
+        # tipline_status` warns; a form sent twice to two processes makes two tips).
+        return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tipline"}
+    name = hashlib.sha256(f"{SECRET_KEY}\0{DATA_DIR}".encode()).hexdigest()[:32]
     return {
-        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-        "LOCATION": str(DATA_DIR / CACHE_DIR_NAME),
+        "BACKEND": "tipline.intake.cache.MemoryFileCache",
+        "LOCATION": os.path.join(_MEMORY_FS, f"tipline-{name}"),
         # One entry per form used in the last TIPLINE_FORM_TOKEN_HOURS: Django's
         # 300 would cull (at random) used-form marks and flood counters in a flood.
         "OPTIONS": {"MAX_ENTRIES": 100_000},
@@ -320,6 +351,10 @@ DATA_UPLOAD_MAX_NUMBER_FILES = TIPLINE_MAX_FILES + 1
 # encrypting handler; these are what any other view would get.
 FILE_UPLOAD_HANDLERS = ["tipline.intake.upload.RefuseUploadHandler"]
 FILE_UPLOAD_MAX_MEMORY_SIZE = 0
+# Whatever a file-system storage saves is the tip line's alone (the process's
+# umask, config/bootstrap.py, says the same for what Django does not create).
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 # New files are refused (a note without files never is) while they would leave
 # less than this free on the disk of the blob storage; 0 = no check. Local
 # storage only: an object store has no disk to fill (tipline.intake.reserve).
@@ -387,6 +422,26 @@ OTP_TOTP_ISSUER = TIPLINE_SITE_NAME or "Tip line"
 # right code typed a second after a typo and count that as one more failure.
 OTP_TOTP_THROTTLE_FACTOR = 0
 OTP_STATIC_THROTTLE_FACTOR = 0
+# The secret that seals authenticator secrets and keys the hashes of backup and
+# sign-in codes (tipline/accounts/second_factor.py). Never in the database, so
+# a dump alone opens no second factor: TIPLINE_SECOND_FACTOR_KEY (or its _FILE)
+# when set (every web process needs the same one), else the file
+# config.bootstrap generates into the data dir. Empty only when imported
+# without the bootstrap: staff sign-in then refuses to start (fails closed).
+TIPLINE_SECOND_FACTOR_KEY = secret_from_env("TIPLINE_SECOND_FACTOR_KEY") or (
+    read_generated_secret(DATA_DIR / SECOND_FACTOR_KEY_FILE_NAME) or ""
+)
+if TIPLINE_SECOND_FACTOR_KEY and len(TIPLINE_SECOND_FACTOR_KEY) < 32:
+    raise ConfigError("TIPLINE_SECOND_FACTOR_KEY must be at least 32 characters")
+# Password checks (Argon2id, ~100 MiB each) run at once per process; more wait
+# in line up to TIPLINE_PASSWORD_CHECK_WAIT_SECONDS, then get a "try again"
+# page. Bounds the memory a burst of sign-ins can take (tipline/accounts/checks.py).
+TIPLINE_PASSWORD_CHECKS_AT_ONCE = envint(
+    "TIPLINE_PASSWORD_CHECKS_AT_ONCE", 2, minimum=1, maximum=64
+)
+TIPLINE_PASSWORD_CHECK_WAIT_SECONDS = envint(
+    "TIPLINE_PASSWORD_CHECK_WAIT_SECONDS", 10, minimum=1, maximum=120
+)
 
 # --- Retention and the daily run ----------------------------------------------------------
 
@@ -398,6 +453,27 @@ TIPLINE_PURGE_BATCH_SIZE = envint("TIPLINE_PURGE_BATCH_SIZE", 200, minimum=1)
 # The hour (UTC) of the daily purge, sweep and notification (Celery beat, or
 # the web process itself in the embedded default).
 TIPLINE_DAILY_RUN_HOUR = envint("TIPLINE_DAILY_RUN_HOUR", 3, minimum=0, maximum=23)
+# New blobs wait in the storage's spool and are stored in shuffled batches, one
+# at the end of each window of this many minutes (windows start at midnight
+# UTC), so the disk and the bucket date a tip to its window, not its second
+# (tipline/retention/settle.py, docs/arrivals.md). Beat's crontab and the
+# windows need a divisor of 60 or a whole number of hours dividing 24.
+TIPLINE_ARRIVAL_BATCH_MINUTES = envint("TIPLINE_ARRIVAL_BATCH_MINUTES", 60, minimum=1, maximum=1440)
+if 60 % TIPLINE_ARRIVAL_BATCH_MINUTES and (
+    TIPLINE_ARRIVAL_BATCH_MINUTES % 60 or 1440 % TIPLINE_ARRIVAL_BATCH_MINUTES
+):
+    raise ConfigError(
+        "TIPLINE_ARRIVAL_BATCH_MINUTES must divide 60 (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30) "
+        "or be whole hours dividing 24 (60, 120, 180, 240, 360, 480, 720, 1440), "
+        f"not {TIPLINE_ARRIVAL_BATCH_MINUTES}"
+    )
+# The sweep sees a blob's time only to its window: an upload still arriving
+# must never look abandoned.
+if TIPLINE_ABANDONED_UPLOAD_HOURS * 60 < 2 * TIPLINE_ARRIVAL_BATCH_MINUTES:
+    raise ConfigError(
+        f"TIPLINE_ABANDONED_UPLOAD_HOURS ({TIPLINE_ABANDONED_UPLOAD_HOURS}) must be at least "
+        f"two arrival windows (TIPLINE_ARRIVAL_BATCH_MINUTES={TIPLINE_ARRIVAL_BATCH_MINUTES})"
+    )
 
 # --- Email --------------------------------------------------------------------------------
 
@@ -423,6 +499,17 @@ EMAIL_BACKEND = (
 TIPLINE_SECURE_COOKIES = envbool("TIPLINE_SECURE_COOKIES", True)
 SESSION_COOKIE_SECURE = TIPLINE_SECURE_COOKIES
 CSRF_COOKIE_SECURE = TIPLINE_SECURE_COOKIES
+# Browsers accept a `__Host-` cookie only if it is Secure, for Path=/, with no
+# Domain, from the host itself: a page on a sibling subdomain cannot plant or
+# replace it (tipline/csrf.py). The prefix needs Secure, so it goes with it;
+# tipline/checks.py warns when it is missing and stops on a mismatch.
+TIPLINE_COOKIE_PREFIX = "__Host-" if TIPLINE_SECURE_COOKIES else ""
+SESSION_COOKIE_NAME = TIPLINE_COOKIE_PREFIX + "sessionid"
+CSRF_COOKIE_NAME = TIPLINE_COOKIE_PREFIX + "csrftoken"
+# Never set by the site, but read by the staff pages' LocaleMiddleware if present.
+LANGUAGE_COOKIE_NAME = TIPLINE_COOKIE_PREFIX + "django_language"
+# Staff messages in the session, not in a `messages` cookie of their own.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Strict"
 # A session cookie (no expiry) so nothing outlives the source's browser session.
@@ -447,7 +534,10 @@ if envbool("TIPLINE_BEHIND_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
-SECURE_REFERRER_POLICY = "no-referrer"
+# Our own pages get the referrer (so a form post carries its real Origin,
+# which tipline/csrf.py requires); every other site gets nothing, as with
+# no-referrer. Also in templates/base.html, for the document itself.
+SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
@@ -489,6 +579,10 @@ LOGGING = scrubbed_logging_config(
         # Its records carry the request; 4xx noise says nothing we need.
         "django.request": {"level": "ERROR"},
         "django.security.DisallowedHost": {"handlers": [], "propagate": False},
+        # A line per task ("Received task", "succeeded in 0.4s") is a line per
+        # file, timestamped by the journal: it dates arrivals. Failures still show.
+        "celery.app.trace": {"level": "WARNING"},
+        "celery.worker.strategy": {"level": "WARNING"},
     },
 )
 # Never set: Django would email every server error with the request's client

@@ -17,9 +17,9 @@ prepare_data_dir()
 
 from config.settings import *  # noqa: E402,F403
 
-# Tests run over plain HTTP through Django's test client.
-SESSION_COOKIE_SECURE = False
-CSRF_COOKIE_SECURE = False
+# The cookies are production's (Secure, named `__Host-...`): Django's test
+# client sends them over plain HTTP, and Chromium accepts them from
+# 127.0.0.1 and localhost, where the live servers of the browser tests run.
 
 # A file, not memory, so tests can search the database as an attacker would
 # search a seized disk.

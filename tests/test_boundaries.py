@@ -45,6 +45,7 @@ CORE = (
     "tipline.passphrases",
     "tipline.private_files",
     "tipline.report_text",
+    "tipline.pipeline_key",
 )
 SIDES = (*SOURCE_SIDE, *STAFF_SIDE, "tipline.worker", "tipline.retention", *COMMAND_LINE)
 

@@ -58,3 +58,15 @@ def test_a_long_blob_starts_its_writeback_while_it_is_written(tmp_path, fadvise_
     assert len(fadvise_calls) == 2
     # What the cache was told it may drop is what is on the disk, whole.
     assert (tmp_path / "raw/ab" / ("b" * 32)).read_bytes() == data * 10
+
+
+def test_missing_parent_folders_are_made_0700_whatever_the_umask(tmp_path):
+    from tipline.private_files import private_dir_ensure
+
+    previous = os.umask(0o022)
+    try:
+        private_dir_ensure(tmp_path / "a" / "b" / "c")
+    finally:
+        os.umask(previous)
+    for folder in ("a", "a/b", "a/b/c"):
+        assert (tmp_path / folder).stat().st_mode & 0o777 == 0o700, folder

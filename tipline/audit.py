@@ -71,6 +71,8 @@ class Action:
     NOTE_ADDED = "note_added"
     GRANT_ADDED = "grant_added"
     GRANT_REVOKED = "grant_revoked"
+    # An admin lifted a revocation: the account may be given the tip again.
+    REVOCATION_LIFTED = "revocation_lifted"
     EDITOR_CREATED = "editor_created"
     EDITOR_DEACTIVATED = "editor_deactivated"
     TIP_DELETED = "tip_deleted"
@@ -79,9 +81,15 @@ class Action:
     LEGAL_HOLD_LIFTED = "legal_hold_lifted"
     UPLOADS_SWEPT = "uploads_swept"
     SECOND_FACTOR_RESET = "second_factor_reset"
+    # Signed in with a sign-in code (or, once, the old second factor) to enrol.
+    ENROLMENT_BEGUN = "enrolment_begun"
+    # The account set up its own authenticator (and, if new, its own password).
+    SECOND_FACTOR_ENROLLED = "second_factor_enrolled"
     RECOVERY_KEY_ROTATED = "recovery_key_rotated"
     RECOVERY_KEY_CREATED = "recovery_key_created"
     PIPELINE_KEY_REGISTERED = "pipeline_key_registered"
+    # A new pipeline key replaced the old one, whose private half was destroyed.
+    PIPELINE_KEY_ROTATED = "pipeline_key_rotated"
     FLOOD_DISCARDED = "flood_discarded"
 
 

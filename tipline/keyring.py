@@ -9,13 +9,15 @@ the worker only.
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from tipline.audit import Action, Actor, audit_record
@@ -30,7 +32,7 @@ from tipline.crypto import (
     wrap_key,
 )
 from tipline.models import Grant, RecipientKey, Tip
-from tipline.private_files import private_dir_ensure, private_file_write
+from tipline.private_files import open_for_reading
 
 TIP_KEY_PURPOSE = "tip-key"
 # The recovery key is unsealed rarely and offline, and whoever steals its file
@@ -99,9 +101,11 @@ def grant_create(*, tip: Tip, recipient: RecipientKey, tip_key: bytes) -> Grant:
 def grants_create_for_new_tip(*, tip: Tip, tip_key: bytes, include_pipeline: bool) -> None:
     """Wrap a new tip's key to every active editor, the recovery key and (if asked) the pipeline."""
     for recipient in active_recipients():
-        if recipient.kind == RecipientKey.Kind.PIPELINE and not include_pipeline:
-            continue
-        grant_create(tip=tip, recipient=recipient, tip_key=tip_key)
+        if recipient.kind != RecipientKey.Kind.PIPELINE:
+            grant_create(tip=tip, recipient=recipient, tip_key=tip_key)
+    pipeline = _pipeline_key_for_new_grant() if include_pipeline else None
+    if pipeline is not None:
+        grant_create(tip=tip, recipient=pipeline, tip_key=tip_key)
 
 
 def tip_key_unwrap(*, tip: Tip, recipient: RecipientKey, private_key: PrivateKey) -> bytes:
@@ -282,53 +286,103 @@ def recovery_key_coverage(recipient: RecipientKey | None) -> tuple[int, int]:
 
 
 # --- The pipeline key ------------------------------------------------------------------
+#
+# Its file, its rotation and the worker's use of it are in tipline/pipeline_key.py;
+# here is what the grants of a new tip need, and the names callers import from here.
 
 
-def _write_new_private_key_file(path: Path, private_key: PrivateKey) -> None:
-    private_dir_ensure(path.parent)
-    private_file_write(path, private_key.to_bytes())
+def pipeline_key_path() -> Path:
+    return Path(settings.TIPLINE_PIPELINE_KEY_FILE)
 
 
-@lru_cache(maxsize=1)
-def pipeline_private_key() -> PrivateKey:
-    """The worker's private key, read once per process from its 0600 file."""
-    path = Path(settings.TIPLINE_PIPELINE_KEY_FILE)
+@dataclass(frozen=True)
+class PipelineKeyFile:
+    """A private key as read from its file; ``digest`` tells whether the file changed since."""
+
+    digest: bytes
+    private_key: PrivateKey
+    public_key: bytes
+
+
+def pipeline_key_file_parse(data: bytes) -> PipelineKeyFile:
     try:
-        return PrivateKey.from_bytes(path.read_bytes())
-    except OSError as exc:
-        raise KeyringError(f"cannot read the pipeline key file: {exc.strerror}") from None
+        private_key = PrivateKey.from_bytes(data)
     except CryptoError:
         raise KeyringError("the pipeline key file is damaged") from None
+    public_key = private_key.public_key().to_bytes()
+    return PipelineKeyFile(hashlib.sha256(data).digest(), private_key, public_key)
+
+
+class _PipelineKeyReader:
+    """The worker's private key, read from its file at each use, parsed again only when it changed.
+
+    Reading the small file every time (rather than once per process) is what
+    lets a long-lived worker process follow a rotation made by another one,
+    and let go of the old key at its next task.
+    """
+
+    def __init__(self) -> None:
+        self._loaded: PipelineKeyFile | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> PrivateKey:
+        return self.load().private_key
+
+    def load(self) -> PipelineKeyFile:
+        try:
+            # Without touching its access time: the batch of arrivals set it
+            # back to its window, and a read at each task would date the task.
+            with open_for_reading(pipeline_key_path()) as handle:
+                data = handle.read()
+        except OSError as exc:
+            raise KeyringError(f"cannot read the pipeline key file: {exc.strerror}") from None
+        with self._lock:
+            known = self._loaded
+        if known is not None and hmac.compare_digest(known.digest, hashlib.sha256(data).digest()):
+            return known
+        loaded = pipeline_key_file_parse(data)
+        with self._lock:
+            self._loaded = loaded
+        return loaded
+
+    def cache_clear(self) -> None:
+        with self._lock:
+            self._loaded = None
+
+
+pipeline_private_key = _PipelineKeyReader()
 
 
 def active_pipeline_key() -> RecipientKey | None:
     return RecipientKey.objects.filter(active=True, kind=RecipientKey.Kind.PIPELINE).first()
 
 
-@transaction.atomic
-def pipeline_key_ensure(*, actor: Actor) -> RecipientKey:
-    """Make sure the pipeline key exists on disk and its public half is registered.
+def _pipeline_key_for_new_grant() -> RecipientKey | None:
+    """The active pipeline key, held (shared) until the new tip's transaction ends.
 
-    Run where the worker runs (``make run`` does it for the embedded default).
-    A key file that does not match the registered key replaces it: the old
-    pipeline grants are useless anyway once the worker cannot open them.
+    A rotation locks that row before it moves the old key's grants, so it
+    waits for this tip's grant to be committed and moves it too; or, if the
+    rotation came first, this finds the new key. Without the hold a tip could
+    read the old key, a rotation commit and destroy it, and the tip's grant be
+    wrapped to a key that exists nowhere: its files never cleaned. SQLite's
+    writers never overlap (IMMEDIATE transactions): a plain read is enough there.
     """
-    path = Path(settings.TIPLINE_PIPELINE_KEY_FILE)
-    if not path.exists():
-        _write_new_private_key_file(path, PrivateKey.generate())
-        pipeline_private_key.cache_clear()
-    public_key = pipeline_private_key().public_key()
-    current = active_pipeline_key()
-    if current is not None and bytes(current.public_key) == public_key.to_bytes():
-        return current
-    RecipientKey.objects.filter(active=True, kind=RecipientKey.Kind.PIPELINE).update(active=False)
-    registered = recipient_key_register(kind=RecipientKey.Kind.PIPELINE, public_key=public_key)
-    audit_record(
-        actor=actor,
-        action=Action.PIPELINE_KEY_REGISTERED,
-        detail={
-            "fingerprint": registered.fingerprint,
-            "previous": current.fingerprint if current is not None else "",
-        },
-    )
-    return registered
+    if connection.vendor != "postgresql":
+        return active_pipeline_key()
+    table = connection.ops.quote_name(RecipientKey._meta.db_table)
+    query = f"SELECT * FROM {table} WHERE kind = %s AND active FOR SHARE"  # noqa: S608 - our table
+    # After waiting for a rotation, the statement sees the old row deactivated and
+    # not yet its successor (inserted after the statement began); the next one does.
+    for _attempt in range(2):
+        found = list(RecipientKey.objects.raw(query, [RecipientKey.Kind.PIPELINE]))
+        if found:
+            return found[0]
+    return None
+
+
+def pipeline_key_ensure(*, actor: Actor) -> RecipientKey:
+    """Make sure the pipeline key exists on disk and is registered (tipline/pipeline_key.py)."""
+    # Imported here: that module builds on this one.
+    from tipline.pipeline_key import pipeline_key_file_ensure
+
+    return pipeline_key_file_ensure(actor=actor)

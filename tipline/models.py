@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django_otp.models import Device
 
 # Crockford-style alphabet without look-alikes (no 0/O, 1/I/L): references are
 # read aloud and typed by hand in newsrooms.
@@ -48,6 +49,10 @@ class RecipientKey(models.Model):
     sealed_private_key = models.BinaryField(null=True, blank=True)
     active = models.BooleanField(default=True)
     created_on = models.DateField()
+    # Pipeline keys only: the hour the key was made, for its rotation every
+    # TIPLINE_PIPELINE_KEY_HOURS (tipline/pipeline_key.py). Empty for a key made
+    # before rotation existed, which is then due at once.
+    created_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -205,6 +210,27 @@ class Grant(models.Model):
         indexes = [models.Index(fields=["recipient", "tip"], name="grant_recipient_tip")]
 
 
+class GrantRevocation(models.Model):
+    """An admin took an account's access to a tip away: nobody may give it back but an admin.
+
+    It names the account, not its key: a password change makes a new key pair,
+    and the revocation must outlive it (tipline/triage/grants.py checks it on
+    every path that shares a tip). Lifting it deletes the row.
+    """
+
+    tip = models.ForeignKey(Tip, on_delete=models.CASCADE, related_name="revocations")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # The admin's username, for the tip page; the audit log has the full record.
+    revoked_by = models.CharField(max_length=150)
+    # Coarse, like every date here.
+    revoked_on = models.DateField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tip", "user"], name="one_revocation_per_account")
+        ]
+
+
 class EditorNote(models.Model):
     """An internal note on a tip, encrypted under the tip key like the tip itself."""
 
@@ -228,6 +254,60 @@ class StaffLoginState(models.Model):
     )
     failures = models.PositiveIntegerField(default=0)
     locked_until = models.DateTimeField(null=True, blank=True)
+
+
+# --- Second factors (tipline/accounts/second_factor.py) ----------------------------------
+# django-otp's own TOTP and static-token models keep the secret and the codes in
+# the clear; these keep the authenticator's secret sealed (AES-256-GCM) under a
+# key that is not in the database, and only keyed hashes of the backup codes.
+
+
+class AuthenticatorDevice(Device):
+    """An authenticator app (TOTP, 30 s, 6 digits). Its secret is sealed, never stored plain."""
+
+    secret_sealed = models.BinaryField()
+    # Time steps the phone's clock is off by, learnt from accepted codes.
+    drift = models.SmallIntegerField(default=0)
+    # The time step of the last accepted code: a code is accepted once only.
+    last_t = models.BigIntegerField(default=-1)
+
+
+class BackupCodeDevice(Device):
+    """An account's one-time backup codes (``BackupCode`` rows), as one django-otp device."""
+
+
+class BackupCode(models.Model):
+    """One unused backup code, as a keyed hash: the code itself is never stored."""
+
+    device = models.ForeignKey(BackupCodeDevice, on_delete=models.CASCADE, related_name="codes")
+    digest = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["device", "digest"], name="one_row_per_backup_code")
+        ]
+
+
+class StaffEnrolment(models.Model):
+    """An account that must set up its own second factor at its next sign-in.
+
+    Made by an admin (a new account, or a second-factor reset): the admin hands
+    over a one-time sign-in code, never an authenticator secret. A new account
+    also chooses its own password then, which gives it its key pair.
+    """
+
+    class Reason(models.TextChoices):
+        NEW_ACCOUNT = "new_account", _("First sign-in")
+        SECOND_FACTOR_RESET = "second_factor_reset", _("Second factor reset")
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_enrolment"
+    )
+    reason = models.CharField(max_length=24, choices=Reason.choices)
+    # Keyed hash of the sign-in code; empty for accounts that sign in with
+    # their current second factor (made by an admin before codes existed).
+    code_digest = models.CharField(max_length=64, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
 
 
 class AuditEntry(models.Model):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.conf import settings
 from django.test import Client
 
 pytestmark = pytest.mark.django_db
@@ -60,7 +61,7 @@ def test_no_lasting_cookie_and_no_cache(client: Client, open_tipline) -> None:
         assert morsel["expires"] == "" and morsel["max-age"] == "", morsel.key
         assert morsel["samesite"] == "Strict"
         assert morsel["httponly"]
-    assert "sessionid" not in response.cookies
+    assert settings.SESSION_COOKIE_NAME not in response.cookies
 
 
 def test_unknown_language_prefix_is_not_found(client: Client, open_tipline) -> None:

@@ -31,7 +31,7 @@ from tipline.crypto import DEFAULT_CHUNK_SIZE, decrypt_bytes, stream_prefix_leng
 from tipline.intake import resumable, tus
 from tipline.models import PendingUpload
 from tipline.sealed import Part, file_object_id, pending_name_open, pending_tip_key_open
-from tipline.storage import read_blob
+from tipline.storage import read_blob, spool_name_of
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("data_dir")]
 
@@ -197,8 +197,9 @@ def test_a_whole_file_arrives_encrypted_and_goes_to_the_storage(
     assert (pending.offset, pending.length) == (len(data), len(data))
     assert pending.blob.startswith("raw/")
     assert spool_files() == []  # moved, not copied
+    # Into the storage's spool, as every new blob; its batch stores it under its name.
     assert [p.relative_to(blob_storage).as_posix() for p in all_files_under(blob_storage)] == [
-        pending.blob
+        spool_name_of(pending.blob)
     ]
     assert blob_plaintext(token, client) == data
     head = client.head(f"/es/uploads/{token}")
@@ -365,6 +366,9 @@ def test_other_methods_are_405(open_tipline) -> None:
         {"Sec-Fetch-Site": "cross-site", "Origin": f"http://{HOST}"},
         {"Origin": "https://evil.example"},
         {"Origin": "null"},
+        # Our own pages never send a null or foreign Origin, whatever the other header says.
+        {"Origin": "null", "Sec-Fetch-Site": "same-origin"},
+        {"Origin": "https://evil.example", "Sec-Fetch-Site": "same-origin"},
         {},
     ],
 )

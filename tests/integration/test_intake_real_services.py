@@ -42,7 +42,8 @@ def test_tip_is_processed_by_the_worker_and_stored_encrypted_on_s3(
     wait_until(lambda: pipeline_grant_dropped(tip), what="the pipeline grant to be dropped")
 
     objects = all_objects()
-    assert sorted(key.split("/")[0] for key, _ in objects) == ["clean", "clean"]  # raw blobs gone
+    # Raw blobs gone; the clean ones wait in the spool for their batch (docs/arrivals.md).
+    assert sorted(key.split("-")[0] for key, _ in objects) == ["spool/clean", "spool/clean"]
     for key, content in objects:
         assert canary.encode() not in content, key
     assert "CANARY" not in real_services.log()
@@ -68,7 +69,7 @@ def test_tasks_queued_while_no_worker_runs_are_done_when_it_starts(
         assert response.status == 200
         tip = Tip.objects.get()
         assert Attachment.objects.get(tip=tip).state == Attachment.State.RECEIVED
-        assert [key.split("/")[0] for key, _ in all_objects()] == ["raw"]
+        assert [key.split("-")[0] for key, _ in all_objects()] == ["spool/raw"]
     finally:
         real_services.start()
     wait_until(
@@ -77,4 +78,4 @@ def test_tasks_queued_while_no_worker_runs_are_done_when_it_starts(
     # The raw blob is deleted just after the commit that marks the file done,
     # and the pipeline grant is dropped after that.
     wait_until(lambda: pipeline_grant_dropped(tip), what="the pipeline grant to be dropped")
-    assert [key.split("/")[0] for key, _ in all_objects()] == ["clean"]
+    assert [key.split("-")[0] for key, _ in all_objects()] == ["spool/clean"]

@@ -17,6 +17,7 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
+from tests.arrivals_support import settle_everything
 from tests.http_client import Browser
 from tests.integration.conftest import s3_client, wait_until
 from tests.retention.helpers import tip_make
@@ -91,6 +92,7 @@ def test_a_purge_leaves_no_version_of_any_object_of_the_tip(
     due, held = Tip.objects.order_by("id")
     for tip in (due, held):
         wait_until(lambda tip=tip: processed(tip), what="the worker\n" + real_services.log())
+    settle_everything()  # stored under their names (docs/arrivals.md)
     # The worker deleted each raw blob with every version: none is left at all.
     assert not [key for key, _version in every_version() if key.startswith("raw/")]
 
@@ -99,6 +101,7 @@ def test_a_purge_leaves_no_version_of_any_object_of_the_tip(
     # A rewritten blob (as a retried pipeline step does) has an older version too.
     rewritten = Attachment.objects.filter(tip=due).exclude(clean_blob="").first().clean_blob
     write_blob(rewritten, read_blob(rewritten))
+    settle_everything()
     assert [key for key, _version in every_version()].count(rewritten) == 2
     Tip.objects.filter(pk=held.pk).update(legal_hold=True)
 
@@ -118,6 +121,7 @@ def test_a_purge_leaves_no_version_of_any_object_of_the_tip(
 
 def test_the_sweep_finds_and_deletes_orphans_on_s3(versioned_bucket, recovery_key) -> None:
     kept = tip_make(files=1)
+    settle_everything()
     orphan = "raw/5e/5e" + secrets.token_hex(15)
     client = s3_client()
     for body in (b"first try", b"second try"):  # two versions of a cut-off upload

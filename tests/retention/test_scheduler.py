@@ -87,6 +87,7 @@ def steps(monkeypatch) -> list[str]:
     )
     monkeypatch.setattr(scheduler, "uploads_sweep", lambda: done.append("sweep") or SweepSummary())
     monkeypatch.setattr(scheduler, "_expired_sessions_clear", lambda: done.append("sessions"))
+    monkeypatch.setattr(scheduler, "daily_counts_log", lambda **_kwargs: None)  # test_arrivals.py
     return done
 
 
@@ -143,12 +144,26 @@ def test_the_task_runs_the_maintenance(runs, monkeypatch) -> None:
     assert tasks.daily_maintenance.acks_late is True
 
 
-def test_no_thread_with_a_broker_or_under_tests(monkeypatch, settings) -> None:
+def test_no_thread_under_tests_and_with_a_broker_one_for_the_file_times_only(
+    monkeypatch, settings
+) -> None:
     settings.CELERY_BROKER_URL = ""
     assert daily_runner_start() is None  # under pytest
     monkeypatch.setattr(scheduler, "_under_tests", lambda: False)
+    monkeypatch.setattr(scheduler, "FIRST_CHECK_AFTER_SECONDS", 0)
     settings.CELERY_BROKER_URL = "redis://127.0.0.1:6379/0"
-    assert daily_runner_start() is None  # beat does it
+    batches: list[bool] = []
+    stop = threading.Event()
+    monkeypatch.setattr(
+        scheduler,
+        "arrivals_batch_check",
+        lambda *, local_only: batches.append(local_only) or stop.set(),
+    )
+    monkeypatch.setattr(scheduler, "daily_run_if_due", lambda: batches.append("daily"))
+    thread = daily_runner_start(stop)  # beat sends the batch and the daily run
+    assert thread is not None
+    thread.join(timeout=10)
+    assert batches == [True]  # this host's file times only, no daily run
     settings.CELERY_BROKER_URL = ""
     settings.TIPLINE_DAILY_RUN_HOUR = 24
     assert daily_runner_start() is None  # an hour that never comes: refused, logged

@@ -14,7 +14,7 @@ from tests.retention.helpers import MadeTip, tip_make
 from tipline.audit import Action
 from tipline.models import Attachment, AuditEntry, Grant, RecipientKey
 from tipline.retention.sweep import uploads_sweep
-from tipline.storage import blob_exists, new_blob_name, write_blob
+from tipline.storage import blob_exists, new_blob_name, spool_name_of, write_blob
 
 pytestmark = pytest.mark.django_db
 
@@ -37,7 +37,10 @@ def waiting_file(made: MadeTip, *, attempts: int) -> Attachment:
 
 def age(blob_storage: Path, name: str, hours: float) -> None:
     then = (timezone.now() - timedelta(hours=hours)).timestamp()
-    os.utime(blob_storage / name, (then, then))
+    # Where the blob is: still in the spool (docs/arrivals.md) or stored under its name.
+    for path in (blob_storage / name, blob_storage / spool_name_of(name)):
+        if path.exists():
+            os.utime(path, (then, then))
 
 
 def swept_audit() -> list[dict]:

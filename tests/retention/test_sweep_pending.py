@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
+from tests.arrivals_support import blob_path
 from tests.conftest import all_files_under
 from tests.intake.tus_support import Disconnect, TusClient
 from tipline.audit import Action
@@ -95,7 +96,7 @@ def test_a_finished_upload_waiting_for_its_form_is_no_orphan(
 ) -> None:
     token = TusClient().upload(secrets.token_bytes(100))
     pending = PendingUpload.objects.get(token=token)
-    age_file(blob_storage / pending.blob, HOURS + 30)  # the blob looks old, the row is not
+    age_file(blob_path(blob_storage, pending.blob), HOURS + 30)  # the blob looks old, not the row
 
     summary = uploads_sweep()
 

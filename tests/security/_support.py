@@ -55,7 +55,7 @@ def assert_pinned_headers(response, *, label: str = "") -> None:
         csp,
     )
     assert response.get("X-Frame-Options") == "DENY", where
-    assert response.get("Referrer-Policy") == "no-referrer", where
+    assert response.get("Referrer-Policy") == "same-origin", where
     assert response.get("X-Content-Type-Options") == "nosniff", where
     policy = {
         item.split("=", 1)[0].strip(): item.split("=", 1)[1].strip()

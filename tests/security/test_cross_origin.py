@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 from django.test import Client
 
 from tests.security._support import (
@@ -83,7 +84,7 @@ def test_staff_login_from_a_foreign_origin_is_refused(editor):
         "/staff/login/", {**editor.login_data(), "csrfmiddlewaretoken": token}, HTTP_ORIGIN=FOREIGN
     )
     assert response.status_code == 403
-    assert "sessionid" not in response.cookies
+    assert settings.SESSION_COOKIE_NAME not in response.cookies
 
 
 def test_same_origin_post_with_the_token_works(admin, readable_tip):

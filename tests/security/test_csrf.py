@@ -2,9 +2,11 @@
 
 The forms are not listed by hand: every page the resolver serves is fetched
 (the source pages, and the staff pages signed in as an admin, who sees every
-form), and the action of each ``<form method="post">`` is attacked twice:
-without a token, and with a valid token from another browser's session. Both
-are refused with 403, and nothing in the database changes.
+form), and the action of each ``<form method="post">`` is attacked three
+times: without a token, with a valid token from another browser's session,
+and with the victim's own token but ``Origin: null`` (what a sibling page with
+``<meta name=referrer content=no-referrer>`` makes the browser send; issue 13).
+All are refused with 403, and nothing in the database changes.
 """
 
 from __future__ import annotations
@@ -114,6 +116,31 @@ def test_every_form_refuses_a_post_without_a_token(every_form, readable_tip, edi
     assert database_state() == before
     assert set(all_files_under(blob_storage)) == blobs
     assert victim.get("/staff/").status_code == 200  # not even logged out
+
+
+@pytest.mark.parametrize(
+    "fetch_site",
+    [None, "same-origin", "same-site"],
+    ids=["no-fetch-site", "same-origin", "same-site"],
+)
+def test_origin_null_is_refused_on_every_form_even_with_the_right_token(
+    every_form, readable_tip, editor, blob_storage, fetch_site
+):
+    """No exception for ``null``, not even when the browser says the post is same-origin."""
+    victim, actions = every_form
+    token = csrf_token_from(victim, "/staff/password/")
+    headers = {"HTTP_ORIGIN": "null"}
+    if fetch_site:
+        headers["HTTP_SEC_FETCH_SITE"] = fetch_site
+    before, blobs = database_state(), set(all_files_under(blob_storage))
+    for action in sorted(actions):
+        data = {**forged_data(readable_tip, editor), "csrfmiddlewaretoken": token}
+        response = victim.post(action, data, **headers)
+        assert response.status_code == 403, f"{action}: {response.status_code}"
+        assert_no_server_error(response, label=action)
+    assert database_state() == before
+    assert set(all_files_under(blob_storage)) == blobs
+    assert victim.get("/staff/").status_code == 200  # still signed in
 
 
 def test_every_form_refuses_a_token_from_another_session(

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import io
+from base64 import b32decode
 from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
 
 from django.test import Client
 from django_otp.oath import TOTP
-from django_otp.plugins.otp_totp.models import TOTPDevice
 from PIL import Image
 
 from tipline.accounts.services import editor_create
@@ -27,14 +28,21 @@ class StaffAccount:
     def username(self) -> str:
         return self.user.get_username()
 
-    def current_code(self) -> str:
-        device = TOTPDevice.objects.get(user=self.user)
-        totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
-        return f"{totp.token():0{device.digits}d}"
+    def current_code(self, drift: int = 0) -> str:
+        """The code the editor's authenticator app shows now (``drift`` steps off)."""
+        return totp_code(self.otpauth_uri, drift=drift)
 
     def login_data(self, code: str | None = None) -> dict[str, str]:
         code = code if code is not None else self.backup_codes.pop()
         return {"username": self.username, "password": self.password, "code": code}
+
+
+def totp_code(otpauth_uri: str, *, drift: int = 0) -> str:
+    """What an authenticator app enrolled with ``otpauth_uri`` shows now (the secret is in it)."""
+    query = parse_qs(urlsplit(otpauth_uri).query)
+    secret = b32decode(query["secret"][0])
+    digits, step = int(query["digits"][0]), int(query["period"][0])
+    return f"{TOTP(secret, step, 0, digits, drift).token():0{digits}d}"
 
 
 def staff_account_create(username: str, *, admin: bool = False) -> StaffAccount:

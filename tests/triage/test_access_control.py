@@ -16,8 +16,10 @@ from tipline.models import Grant, RecipientKey, Tip
 
 pytestmark = pytest.mark.django_db
 
-# The only pages a stranger may reach: the login form, and logging out.
-PUBLIC = {"staff:login", "staff:logout"}
+# The only pages a stranger may reach: the login form, and logging out; and the
+# enrolment page, which has its own guard (a session signed in to enrol, and
+# nothing else: tests/accounts/test_first_sign_in.py).
+PUBLIC = {"staff:login", "staff:logout", "staff:enrol"}
 
 
 def staff_patterns() -> list[tuple[str, str, object]]:

@@ -17,13 +17,21 @@ from tipline.accounts.signin import private_key_unseal
 from tipline.audit import COMMAND_LINE_ACTOR, Action, audit_verify
 from tipline.crypto import decrypt_bytes
 from tipline.keyring import KeyringError, tip_key_unwrap
-from tipline.models import AuditEntry, Grant, RecipientKey, Tip
+from tipline.models import (
+    AuditEntry,
+    AuthenticatorDevice,
+    BackupCodeDevice,
+    Grant,
+    RecipientKey,
+    Tip,
+)
 from tipline.sealed import Part, tip_object_id
 
 pytestmark = pytest.mark.django_db
 
 NEW_PASSWORD = "the newcomer's long password"
 CODE = re.compile(r"^([2-9a-z]{10})$", re.MULTILINE)
+SIGN_IN_CODE = re.compile(r'<p class="secret">([2-9a-z]{4}-[2-9a-z]{4}-[2-9a-z]{4})</p>')
 TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 
@@ -71,37 +79,38 @@ def readable_note(tip: Tip, account, password: str) -> str:
 # --- Creating an editor ------------------------------------------------------------------
 
 
-def test_admin_creates_an_editor_who_can_then_log_in(admin_client) -> None:
+def test_admin_creates_an_account_that_must_enrol_itself(admin_client) -> None:
     assert admin_client.get("/staff/editors/new/").status_code == 200
     response = admin_client.post("/staff/editors/new/", new_editor_form())
     assert response.status_code == 200  # rendered, not redirected
+    assert response["Cache-Control"] == "no-store, max-age=0"
     body = response.content.decode()
     created = user("cleo")
     assert created.is_staff and created.is_active and not created.is_superuser
-    assert "otpauth://totp/" in body
-    assert '<figure class="qr"><svg viewBox=' in body
-    codes = CODE.findall(body)
-    assert len(codes) == 10
-    assert response["Cache-Control"] == "no-store, max-age=0"
-    assert "style=" not in body
-    assert NEW_PASSWORD not in body
+    # The admin sees a one-time sign-in code, and no second factor of the account.
+    code = SIGN_IN_CODE.search(body).group(1)
+    assert "otpauth://" not in body and "<svg" not in body
+    assert CODE.findall(body) == []
+    assert NEW_PASSWORD not in body and "style=" not in body
+    # Nothing is wrapped to the account before it has chosen its own password.
+    assert editor_key(created) is None
+    assert not AuthenticatorDevice.objects.filter(user=created).exists()
+    assert not BackupCodeDevice.objects.filter(user=created).exists()
     entry = AuditEntry.objects.get(action=Action.EDITOR_CREATED, actor="root")
-    assert (entry.actor, entry.detail) == ("root", {"editor": "cleo", "admin": False})
+    assert entry.detail == {"editor": "cleo", "admin": False, "sign_in_code": True}
+    # The password and the code open the enrolment page, and only that.
     login = Client().post(
-        "/staff/login/", {"username": "cleo", "password": NEW_PASSWORD, "code": codes[0]}
+        "/staff/login/", {"username": "cleo", "password": NEW_PASSWORD, "code": code}
     )
-    assert login.status_code == 302
+    assert login.status_code == 302 and login["Location"] == "/staff/first-sign-in/"
 
 
-def test_the_qr_code_encodes_the_uri(admin_client) -> None:
-    import segno
-
-    from tipline.triage.views.editors import QR_SVG_OPTIONS
-
-    body = admin_client.post("/staff/editors/new/", new_editor_form()).content.decode()
-    uri = re.search(r"otpauth://totp/[^<\s]+", body).group(0).replace("&amp;", "&")
-    expected = segno.make(uri, error="m").svg_inline(**QR_SVG_OPTIONS)
-    assert expected in body
+def test_the_editors_page_says_who_has_not_signed_in_yet(admin_client, editor) -> None:
+    admin_client.post("/staff/editors/new/", new_editor_form())
+    body = admin_client.get("/staff/editors/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "waiting for the first sign-in" in body
+    # No key yet: nothing to share with it.
+    assert grant_url(user("cleo")) not in body and grant_url(editor.user) in body
 
 
 def test_admin_checkbox_makes_an_admin(admin_client) -> None:
@@ -358,12 +367,12 @@ def test_a_script_in_a_username_is_shown_escaped(admin_client) -> None:
 def test_qr_markup_that_would_need_inline_style_is_refused(monkeypatch) -> None:
     from django.core.exceptions import ImproperlyConfigured
 
-    from tipline.triage.views import editors as editors_views
+    from tipline.triage import qr
 
     class Styled:
         def svg_inline(self, **kwargs) -> str:
             return '<svg width="1" height="1" style="fill:red"></svg>'
 
-    monkeypatch.setattr(editors_views.segno, "make", lambda *a, **k: Styled())
+    monkeypatch.setattr(qr.segno, "make", lambda *a, **k: Styled())
     with pytest.raises(ImproperlyConfigured):
-        editors_views._qr_svg("otpauth://totp/x?secret=AB")
+        qr.qr_svg("otpauth://totp/x?secret=AB")

@@ -20,6 +20,7 @@ import pytest
 from django.db.models import F
 from PIL import Image
 
+from tests.arrivals_support import blob_path
 from tests.triage.helpers import UNSANITIZED_BYTES, signed_in_client
 from tipline.audit import Action
 from tipline.crypto import (
@@ -75,7 +76,7 @@ def consume(response) -> tuple[list[bytes], BaseException | None]:
 
 
 def flip_byte(blob_storage: Path, blob: str, offset: int) -> None:
-    path = blob_storage / blob
+    path = blob_path(blob_storage, blob)
     data = bytearray(path.read_bytes())
     data[offset] ^= 0x01
     path.write_bytes(bytes(data))
@@ -229,7 +230,7 @@ def _refused_as_damaged(response) -> None:
 
 def test_a_tampered_clean_picture_yields_no_bytes(tip_for_editor, editor_client, blob_storage):
     att = attachment(tip_for_editor, 1)
-    size = (blob_storage / att.clean_blob).stat().st_size
+    size = blob_path(blob_storage, att.clean_blob).stat().st_size
     flip_byte(blob_storage, att.clean_blob, HEADER_LEN + (size - HEADER_LEN) // 2)
     _refused_as_damaged(editor_client.get(file_url(tip_for_editor, 1)))
     assert not AuditEntry.objects.filter(action=Action.FILE_DOWNLOADED).exists()
@@ -243,7 +244,7 @@ def test_a_tampered_preview_yields_no_bytes(tip_for_editor, editor_client, blob_
 
 def test_a_cut_off_blob_yields_no_bytes(tip_for_editor, editor_client, blob_storage):
     att = attachment(tip_for_editor, 2)
-    path = blob_storage / att.clean_blob
+    path = blob_path(blob_storage, att.clean_blob)
     path.write_bytes(path.read_bytes()[:-TAG_LEN])
     _refused_as_damaged(editor_client.get(file_url(tip_for_editor, 2), {"confirm": "1"}))
 

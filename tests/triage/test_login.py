@@ -167,27 +167,6 @@ def test_logout_needs_a_post(editor_client):
     assert _is_signed_in(editor_client)
 
 
-def test_a_password_change_reseals_the_key(editor, editor_client):
-    new_password = "an entirely new passphrase 7"
-    before = private_key_unseal(user=editor.user, password=editor.password)
-    response = editor_client.post(
-        "/staff/password/",
-        {
-            "old_password": editor.password,
-            "new_password": new_password,
-            "new_password_again": new_password,
-        },
-    )
-    assert response.status_code == 302
-    assert _is_signed_in(editor_client), "the session survives its own password change"
-    editor.user.refresh_from_db()
-    assert private_key_unseal(user=editor.user, password=editor.password) is None
-    after = private_key_unseal(user=editor.user, password=new_password)
-    assert after.to_bytes() == before.to_bytes()
-    editor.password = new_password
-    assert english_client().post(LOGIN, editor.login_data()).status_code == 302
-
-
 def test_a_wrong_current_password_changes_nothing(editor, editor_client):
     sealed = bytes(RecipientKey.objects.get(user=editor.user).sealed_private_key)
     response = editor_client.post(

@@ -1,31 +1,42 @@
 """Resetting an editor's second factor, and ending sessions (reset and deactivation).
 
-A reset gives the account a new authenticator enrolment and new backup codes,
-shown once in the POST's response; the old device and codes stop working and
-every open session of the account ends. Password, key and grants stay.
+A reset stops the old authenticator and backup codes and ends every open
+session of the account. The admin gets a one-time sign-in code, never an
+authenticator secret or a backup code: with it and their own password the
+editor enrols a new authenticator on their own screen. Password, key and
+grants stay.
 """
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.models import Session
-from django.test import Client
-from django_otp.oath import TOTP
-from django_otp.plugins.otp_static.models import StaticToken
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from tests.triage.helpers import EDITOR_PASSWORD, StaffAccount, english_client, signed_in_client
+from tests.accounts.enrol_support import (
+    ENROL,
+    OTPAUTH,
+    SIGN_IN_CODE,
+    enrol,
+    is_signed_in,
+    sign_in,
+    sign_in_code_from,
+)
+from tests.triage.helpers import EDITOR_PASSWORD, StaffAccount, signed_in_client, totp_code
 from tipline.accounts.services import editor_sessions_end
-from tipline.accounts.signin import login_failure_record
+from tipline.accounts.signin import login_attempt_begin
 from tipline.audit import Action, audit_verify
-from tipline.models import AuditEntry, Grant, RecipientKey, StaffLoginState
+from tipline.models import (
+    AuditEntry,
+    AuthenticatorDevice,
+    BackupCode,
+    Grant,
+    RecipientKey,
+    StaffEnrolment,
+    StaffLoginState,
+)
 
 pytestmark = pytest.mark.django_db
-
-CODE = re.compile(r"^([2-9a-z]{10})$", re.MULTILINE)
 
 
 def reset_url(account: StaffAccount) -> str:
@@ -40,85 +51,99 @@ def sessions_of(account: StaffAccount) -> int:
     )
 
 
-def is_signed_in(client: Client) -> bool:
-    response = client.get("/staff/")
-    return response.status_code == 200
-
-
-def totp_code(bin_key: bytes, device: TOTPDevice) -> str:
-    totp = TOTP(bin_key, device.step, device.t0, device.digits, device.drift)
-    return f"{totp.token():0{device.digits}d}"
-
-
 def login(account: StaffAccount, code: str) -> int:
-    data = {"username": account.username, "password": EDITOR_PASSWORD, "code": code}
-    return english_client().post("/staff/login/", data).status_code
+    return sign_in(account.username, EDITOR_PASSWORD, code)[1].status_code
 
 
 # --- Resetting -----------------------------------------------------------------------------
 
 
-def test_reset_shows_new_secrets_once_and_the_old_ones_stop_working(
+def test_reset_gives_the_admin_a_sign_in_code_and_no_second_factor(
     admin_client, editor: StaffAccount
 ) -> None:
-    old_device = TOTPDevice.objects.get(user=editor.user)
-    old_code = totp_code(old_device.bin_key, old_device)
     old_backup = editor.backup_codes[0]
     editor_browser = signed_in_client(editor)
     assert is_signed_in(editor_browser)
-    grants_before = Grant.objects.filter(recipient__user=editor.user).count()
-    key_before = RecipientKey.objects.get(user=editor.user, active=True)
 
     response = admin_client.post(reset_url(editor), {"confirm": "on"})
 
     assert response.status_code == 200  # rendered, not redirected
     assert response["Cache-Control"] == "no-store, max-age=0"
     body = response.content.decode()
-    assert "otpauth://totp/" in body
-    assert '<figure class="qr"><svg viewBox=' in body
-    codes = CODE.findall(body)
-    assert len(codes) == 10 and old_backup not in codes
+    sign_in_code_from(response)
+    assert "otpauth://" not in body and "<svg" not in body
+    assert old_backup not in body
     assert "style=" not in body and "<script" not in body
-    # The old device is gone; its code and the old backup codes fail.
-    assert not TOTPDevice.objects.filter(pk=old_device.pk).exists()
-    assert TOTPDevice.objects.filter(user=editor.user).count() == 1
-    assert not StaticToken.objects.filter(token=old_backup).exists()
-    assert login(editor, old_code) == 400  # refused
+    # The old authenticator and backup codes are gone and fail.
+    assert not AuthenticatorDevice.objects.filter(user=editor.user).exists()
+    assert not BackupCode.objects.filter(device__user=editor.user).exists()
+    assert login(editor, editor.current_code()) == 400
     assert login(editor, old_backup) == 400
     # Every session of the account ended.
     assert sessions_of(editor) == 0
     assert not is_signed_in(editor_browser)
-    # The new codes and the same password work; key and grants are unchanged.
-    assert login(editor, codes[0]) == 302
-    new_device = TOTPDevice.objects.get(user=editor.user)
-    assert login(editor, totp_code(new_device.bin_key, new_device)) == 302
-    assert RecipientKey.objects.get(user=editor.user, active=True) == key_before
-    assert Grant.objects.filter(recipient__user=editor.user).count() == grants_before
-
     entry = AuditEntry.objects.get(action=Action.SECOND_FACTOR_RESET)
     assert (entry.actor, entry.detail) == ("root", {"editor": "ana"})
     assert audit_verify().intact
 
 
-def test_the_new_enrolment_uri_matches_the_new_device(admin_client, editor) -> None:
-    body = admin_client.post(reset_url(editor), {"confirm": "on"}).content.decode()
-    uri = re.search(r"otpauth://totp/[^<\s]+", body).group(0).replace("&amp;", "&")
-    assert uri == TOTPDevice.objects.get(user=editor.user).config_url
+def test_the_editor_enrols_a_new_authenticator_the_admin_never_saw(
+    admin_client, editor: StaffAccount, tip_for_editor
+) -> None:
+    key_before = RecipientKey.objects.get(user=editor.user, active=True)
+    grants_before = Grant.objects.filter(recipient__user=editor.user).count()
+    admin_page = admin_client.post(reset_url(editor), {"confirm": "on"}).content.decode()
+    code = SIGN_IN_CODE.search(admin_page).group(1)
+
+    browser, response = sign_in(editor.username, EDITOR_PASSWORD, code)
+    assert response.status_code == 302 and response["Location"] == ENROL
+    assert not is_signed_in(browser)  # no staff page before the enrolment is done
+    enrolment = enrol(browser)  # the same password: only the second factor is new
+    assert is_signed_in(browser)
+    # What the editor's app and paper now hold was never on the admin's page.
+    assert enrolment.uri not in admin_page
+    assert not set(enrolment.backup_codes) & set(admin_page.split())
+    assert len(enrolment.backup_codes) == 10
+    # The key and the grants did not change; the code is spent.
+    assert RecipientKey.objects.get(user=editor.user, active=True) == key_before
+    assert Grant.objects.filter(recipient__user=editor.user).count() == grants_before
+    assert browser.get(f"/staff/tips/{tip_for_editor.reference}/").status_code == 200
+    assert not StaffEnrolment.objects.filter(user=editor.user).exists()
+    assert login(editor, code) == 400
+    assert login(editor, totp_code(enrolment.uri, drift=1)) == 302
+    assert login(editor, enrolment.backup_codes[0]) == 302
+    enrolment_actions = [Action.ENROLMENT_BEGUN, Action.SECOND_FACTOR_ENROLLED]
+    entries = AuditEntry.objects.filter(action__in=enrolment_actions).order_by("id")
+    assert [(e.actor, e.action) for e in entries] == [("ana", a) for a in enrolment_actions]
+    assert entries.last().detail == {"password_changed": False}
+
+
+def test_a_second_reset_voids_the_first_code_and_its_enrolment(admin_client, editor) -> None:
+    first = sign_in_code_from(admin_client.post(reset_url(editor), {"confirm": "on"}))
+    browser, _ = sign_in(editor.username, EDITOR_PASSWORD, first)
+    assert browser.get(ENROL).status_code == 200
+    second = sign_in_code_from(admin_client.post(reset_url(editor), {"confirm": "on"}))
+    assert first != second
+    # The enrolment begun with the first code is over, and the first code fails.
+    response = browser.get(ENROL)
+    assert response.status_code == 302 and response["Location"] == "/staff/login/"
+    assert login(editor, first) == 400
+    assert sign_in(editor.username, EDITOR_PASSWORD, second)[1]["Location"] == ENROL
 
 
 def test_reset_clears_a_login_lock(admin_client, editor) -> None:
     for _ in range(6):
-        login_failure_record(user=editor.user)
+        login_attempt_begin(user=editor.user)
     admin_client.post(reset_url(editor), {"confirm": "on"})
     state = StaffLoginState.objects.get(user=editor.user)
     assert (state.failures, state.locked_until) == (0, None)
 
 
 def test_reset_needs_the_box_ticked(admin_client, editor) -> None:
-    device = TOTPDevice.objects.get(user=editor.user)
+    device = AuthenticatorDevice.objects.get(user=editor.user)
     response = admin_client.post(reset_url(editor))
     assert response.status_code == 302 and response["Location"] == "/staff/editors/"
-    assert TOTPDevice.objects.get(user=editor.user) == device
+    assert AuthenticatorDevice.objects.get(user=editor.user) == device
     assert (
         "Tick the box to confirm the reset." in admin_client.get("/staff/editors/").content.decode()
     )
@@ -126,19 +151,20 @@ def test_reset_needs_the_box_ticked(admin_client, editor) -> None:
 
 
 def test_an_admin_cannot_reset_their_own(admin, admin_client) -> None:
-    device = TOTPDevice.objects.get(user=admin.user)
+    device = AuthenticatorDevice.objects.get(user=admin.user)
     response = admin_client.post(reset_url(admin), {"confirm": "on"})
     assert response.status_code == 302
-    assert TOTPDevice.objects.get(user=admin.user) == device
+    assert AuthenticatorDevice.objects.get(user=admin.user) == device
     assert is_signed_in(admin_client)
 
 
 def test_editors_cannot_reset_anyone(editor_client, admin, make_editor) -> None:
     bea = make_editor("bea")
     for account in (admin, bea):
-        device = TOTPDevice.objects.get(user=account.user)
+        device = AuthenticatorDevice.objects.get(user=account.user)
         assert editor_client.post(reset_url(account), {"confirm": "on"}).status_code == 403
-        assert TOTPDevice.objects.get(user=account.user) == device
+        assert AuthenticatorDevice.objects.get(user=account.user) == device
+    assert not StaffEnrolment.objects.exists()
 
 
 def test_reset_refuses_get_and_deactivated_accounts(admin_client, editor) -> None:
@@ -154,13 +180,28 @@ def test_the_editors_page_offers_the_reset_to_admins_only(admin_client, editor) 
     assert "reset-second-factor" not in body
 
 
+def test_the_editors_page_says_who_must_enrol(admin_client, editor) -> None:
+    admin_client.post(reset_url(editor), {"confirm": "on"})
+    body = admin_client.get("/staff/editors/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "must set up a second factor" in body
+
+
 def test_csrf_is_enforced_on_the_reset(admin, editor) -> None:
     client = signed_in_client(admin)
     client.handler.enforce_csrf_checks = True
     client.get("/staff/editors/")
-    device = TOTPDevice.objects.get(user=editor.user)
+    device = AuthenticatorDevice.objects.get(user=editor.user)
     assert client.post(reset_url(editor), {"confirm": "on"}).status_code == 403
-    assert TOTPDevice.objects.get(user=editor.user) == device
+    assert AuthenticatorDevice.objects.get(user=editor.user) == device
+
+
+def test_the_enrolment_page_never_shows_an_admin_the_secret(admin_client, editor) -> None:
+    # Even signed in as an admin, the enrolment page is not reachable: it
+    # belongs to the session that signed in with the sign-in code.
+    admin_client.post(reset_url(editor), {"confirm": "on"})
+    response = admin_client.get(ENROL)
+    assert response.status_code == 302
+    assert not OTPAUTH.search(admin_client.get("/staff/editors/").content.decode())
 
 
 # --- Sessions end ---------------------------------------------------------------------------

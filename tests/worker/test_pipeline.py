@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
+from tests.arrivals_support import blob_path
 from tests.conftest import all_files_under
 from tests.intake.helpers import submit_tip
 from tipline.models import Attachment, Grant, RecipientKey
@@ -71,7 +72,7 @@ def test_a_crash_mid_file_is_finished_by_the_next_run(
 
 
 def test_a_leftover_raw_blob_after_commit_is_deleted(unprocessed: Attachment, monkeypatch) -> None:
-    monkeypatch.setattr(pipeline, "delete_blob", lambda name: False)  # storage refuses once
+    monkeypatch.setattr(pipeline, "blob_forget", lambda name: False)  # storage refuses once
     attachment_process(attachment_id=unprocessed.pk)
     stuck = Attachment.objects.get()
     assert stuck.state == Attachment.State.DONE and blob_exists(stuck.raw_blob)
@@ -82,7 +83,7 @@ def test_a_leftover_raw_blob_after_commit_is_deleted(unprocessed: Attachment, mo
 
 
 def test_a_tampered_raw_blob_fails_alone(unprocessed: Attachment, blob_storage: Path) -> None:
-    raw_path = blob_storage / unprocessed.raw_blob
+    raw_path = blob_path(blob_storage, unprocessed.raw_blob)
     data = bytearray(raw_path.read_bytes())
     data[len(data) // 2] ^= 0x01
     raw_path.write_bytes(bytes(data))

@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 from PIL import Image
 
+from tests.arrivals_support import blob_files, blob_path
 from tests.conftest import RecoveryKey, all_files_under
 from tests.intake.helpers import submit_tip, tip_content
 from tests.sanitize._support import CORPUS
@@ -57,7 +58,7 @@ def open_thumbnail(attachment: Attachment, recovery: RecoveryKey) -> Image.Image
 
 
 def thumbnail_files(blob_storage: Path) -> list[Path]:
-    return all_files_under(blob_storage / "thumbnail")
+    return blob_files(blob_storage, "thumbnail")
 
 
 def the_attachment() -> Attachment:
@@ -84,7 +85,7 @@ def test_a_photo_gets_an_encrypted_thumbnail(
     assert attachment.thumbnail_blob.startswith("thumbnail/")
     assert thumbnail_files(blob_storage) == [blob_storage / attachment.thumbnail_blob]
 
-    on_disk = (blob_storage / attachment.thumbnail_blob).read_bytes()
+    on_disk = blob_path(blob_storage, attachment.thumbnail_blob).read_bytes()
     plain = decrypt_bytes(
         on_disk,
         tip_key=tip_key(attachment.tip, open_tipline),
@@ -180,12 +181,12 @@ def test_processing_a_done_photo_again_makes_no_second_thumbnail(
 ) -> None:
     attachment_process(attachment_id=unprocessed_photo.pk)
     done = the_attachment()
-    before = (blob_storage / done.thumbnail_blob).read_bytes()
+    before = blob_path(blob_storage, done.thumbnail_blob).read_bytes()
     attachment_process(attachment_id=unprocessed_photo.pk)
     again = the_attachment()
     assert again.thumbnail_blob == done.thumbnail_blob and again.attempts == 1
     assert thumbnail_files(blob_storage) == [blob_storage / done.thumbnail_blob]
-    assert (blob_storage / again.thumbnail_blob).read_bytes() == before
+    assert blob_path(blob_storage, again.thumbnail_blob).read_bytes() == before
 
 
 def test_a_crash_after_the_thumbnail_is_finished_without_an_orphan(
@@ -253,7 +254,7 @@ def test_a_failed_file_loses_its_thumbnail_too(
     left = the_attachment()
     assert left.thumbnail_blob and blob_exists(left.thumbnail_blob)
 
-    raw_path = blob_storage / left.raw_blob  # tampered at rest before the retry
+    raw_path = blob_path(blob_storage, left.raw_blob)  # tampered at rest before the retry
     data = bytearray(raw_path.read_bytes())
     data[len(data) // 2] ^= 0x01
     raw_path.write_bytes(bytes(data))

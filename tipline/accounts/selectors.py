@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser, User
 
-from tipline.models import RecipientKey
+from tipline.models import RecipientKey, StaffEnrolment
 
 
 def editor_key(user: User | AnonymousUser) -> RecipientKey | None:
@@ -29,10 +29,12 @@ def staff_account_choices() -> list[tuple[str, str]]:
 class EditorRow:
     user: User
     fingerprint: str  # empty when the account has no active key
+    # A ``StaffEnrolment.Reason`` when the account must enrol at its next sign-in, else "".
+    enrolment: str = ""
 
 
 def editor_rows(*, include_inactive: bool) -> list[EditorRow]:
-    """Staff accounts by username, each with its active key's fingerprint."""
+    """Staff accounts by username, each with its active key's fingerprint and enrolment due."""
     users = get_user_model().objects.filter(is_staff=True).order_by("username")
     if not include_inactive:
         users = users.filter(is_active=True)
@@ -41,4 +43,8 @@ def editor_rows(*, include_inactive: bool) -> list[EditorRow]:
             "user_id", "fingerprint"
         )
     )
-    return [EditorRow(user, fingerprints.get(user.pk, "")) for user in users]
+    enrolments = dict(StaffEnrolment.objects.values_list("user_id", "reason"))
+    return [
+        EditorRow(user, fingerprints.get(user.pk, ""), enrolments.get(user.pk, ""))
+        for user in users
+    ]

@@ -4,6 +4,11 @@ At sign-in the key is unsealed (with the password) and put in the server-side
 session encrypted under a random key that lives only in a cookie of the
 editor's browser (``SESSION_KEY_COOKIE``): a database dump alone, or a stolen
 cookie alone, opens nothing. Signing out or the session expiring forgets it.
+A password change makes a new key pair and puts the new private key in the
+session the same way, under a new browser key, so the editor stays signed in.
+
+The same browser key seals the few other secrets a session holds for a while,
+such as the authenticator secret being enrolled (tipline/accounts/enrolment.py).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from tipline.models import RecipientKey
 SESSION_KEY_COOKIE = "tipline_staff_key"
 SESSION_SEALED_KEY = "tipline_sealed_private_key"
 _SESSION_CONTEXT = "session-private-key"
+_COOKIE_PATH = "/staff/"
 
 
 @dataclass(frozen=True)
@@ -31,37 +37,80 @@ class Editor:
     private_key: PrivateKey
 
 
-def session_key_store(request: HttpRequest, response: HttpResponse, key: PrivateKey) -> None:
-    """Keep ``key`` in the session, encrypted under a key that only the browser holds."""
+def browser_key_new(response: HttpResponse) -> bytes:
+    """A new random key, set as the browser's cookie (dies with the browser); returned."""
     cookie_key = new_tip_key()
-    sealed = seal_secret(cookie_key, key.to_bytes(), context=_SESSION_CONTEXT)
-    request.session[SESSION_SEALED_KEY] = base64.b64encode(sealed).decode("ascii")
     response.set_cookie(
         SESSION_KEY_COOKIE,
         base64.urlsafe_b64encode(cookie_key).decode("ascii"),
-        path="/staff/",
+        path=_COOKIE_PATH,
         secure=settings.SESSION_COOKIE_SECURE,
         httponly=True,
         samesite="Strict",
     )
+    return cookie_key
 
 
-def session_private_key(request: HttpRequest) -> PrivateKey | None:
-    """The editor's private key for this request, or None if the session does not hold it."""
-    sealed = request.session.get(SESSION_SEALED_KEY)
+def browser_key(request: HttpRequest) -> bytes | None:
+    """The key the browser's cookie holds, if it sent one."""
     cookie = request.COOKIES.get(SESSION_KEY_COOKIE)
-    if not sealed or not cookie:
+    if not cookie:
         return None
     try:
-        cookie_key = base64.urlsafe_b64decode(cookie.encode("ascii"))
-        plaintext = open_secret(cookie_key, base64.b64decode(sealed), context=_SESSION_CONTEXT)
-        return PrivateKey.from_bytes(plaintext)
+        return base64.urlsafe_b64decode(cookie.encode("ascii"))
+    except ValueError:
+        return None
+
+
+def session_secret_store(
+    request: HttpRequest, *, cookie_key: bytes, name: str, secret: bytes, context: str
+) -> None:
+    """Keep ``secret`` in the session under ``name``, sealed under the browser's key."""
+    sealed = seal_secret(cookie_key, secret, context=context)
+    request.session[name] = base64.b64encode(sealed).decode("ascii")
+
+
+def session_secret(request: HttpRequest, *, name: str, context: str) -> bytes | None:
+    """A secret ``session_secret_store`` kept, or None without it or the browser's key."""
+    sealed = request.session.get(name)
+    cookie_key = browser_key(request)
+    if not sealed or cookie_key is None:
+        return None
+    try:
+        return open_secret(cookie_key, base64.b64decode(sealed), context=context)
     except (ValueError, CryptoError):
         return None
 
 
+def session_key_store(request: HttpRequest, response: HttpResponse, key: PrivateKey) -> None:
+    """Keep ``key`` in the session, encrypted under a new key that only the browser holds."""
+    session_key_seal(request, cookie_key=browser_key_new(response), key=key)
+
+
+def session_key_seal(request: HttpRequest, *, cookie_key: bytes, key: PrivateKey) -> None:
+    """Keep ``key`` in the session, encrypted under the browser key ``cookie_key``."""
+    session_secret_store(
+        request,
+        cookie_key=cookie_key,
+        name=SESSION_SEALED_KEY,
+        secret=key.to_bytes(),
+        context=_SESSION_CONTEXT,
+    )
+
+
+def session_private_key(request: HttpRequest) -> PrivateKey | None:
+    """The private key this session holds, or None if it does not (or the cookie is wrong)."""
+    plaintext = session_secret(request, name=SESSION_SEALED_KEY, context=_SESSION_CONTEXT)
+    if plaintext is None:
+        return None
+    try:
+        return PrivateKey.from_bytes(plaintext)
+    except CryptoError:
+        return None
+
+
 def session_key_forget(response: HttpResponse) -> None:
-    response.delete_cookie(SESSION_KEY_COOKIE, path="/staff/", samesite="Strict")
+    response.delete_cookie(SESSION_KEY_COOKIE, path=_COOKIE_PATH, samesite="Strict")
 
 
 def session_editor(request: HttpRequest) -> Editor | None:

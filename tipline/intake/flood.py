@@ -34,9 +34,11 @@ minute the flood began (only during a flood). Each lives in one of two slots
 after its hour ends, at a moment that depends on the hour only, and counting
 deletes the other slot, last hour's. Redis forgets an expired entry by itself;
 the file cache removes an expired file only when it is read, and with keys
-named after every hour old counts would pile up on disk. The files' times are
-set to the start of the hour, so the disk does not date the last visit or tip
-to the second either.
+named after every hour old counts would pile up. The embedded default keeps
+those files on a memory file system, never on disk (tipline/intake/cache.py),
+so nothing in the data dir changes at a tip; their times are set to the start
+of the hour all the same, so not even memory dates the last visit or tip to
+the second by them.
 
 A cache that fails never refuses and never marks: the tip is stored as an
 ordinary one and a warning without content is logged.

@@ -17,8 +17,9 @@ typed, and a fresh token.
 What the cache holds for a used form: a key made of a hash of the nonce, the
 value 1, and an expiry at a whole hour that depends only on the hour the form
 was issued (the token cannot be replayed after it expires anyway). With the
-file cache, the entry's file times are set to the start of that hour: the disk
-must not say when each tip was sent, to the second, for the tokens' lifetime.
+file cache (on a memory file system, tipline/intake/cache.py: never on disk),
+the entry's file times are set to the start of that hour, so they do not say
+when each tip was sent, to the second, for the tokens' lifetime.
 
 A cache that fails never refuses: the tip is stored, a replay is not detected,
 and a warning without content is logged. Django's file cache implements

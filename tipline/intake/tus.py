@@ -27,7 +27,8 @@ Every request but OPTIONS carries ``Tus-Resumable: 1.0.0`` (else 412) and the
 page's secret in ``Tipline-Upload-Secret`` (32 bytes, base64url): it opens the
 upload's tip key, so a wrong one gets 403 and nothing else. Requests must be
 same-origin (``Sec-Fetch-Site: same-origin``, or an ``Origin`` equal to the
-request's own host); there is no CORS. Every response carries the site's
+request's own host; any other ``Origin``, ``null`` included, is refused);
+there is no CORS. Every response carries the site's
 privacy and security headers and ``Cache-Control: no-store``.
 
 Bodies are read with ``receive()`` as they come and never held whole: each
@@ -260,17 +261,23 @@ def _host_allowed(request: _Request) -> bool:
 def _same_origin(request: _Request) -> bool:
     """Sent by a page of this site: browsers say so in ``Sec-Fetch-Site``, older ones in ``Origin``.
 
-    With ``Referrer-Policy: no-referrer`` a same-origin POST may carry
-    ``Origin: null``; the browsers that do so all send ``Sec-Fetch-Site``.
+    An ``Origin`` that is not this host (``null`` included: the site's pages
+    send their real origin under ``Referrer-Policy: same-origin``) is refused
+    whatever else the request says; a HEAD from our own page carries no
+    ``Origin``, so ``Sec-Fetch-Site`` alone may vouch for it.
     """
+    origin = request.header("origin")
+    if origin is not None and not _is_own_origin(origin, request.header("host")):
+        return False
     fetch_site = request.header("sec-fetch-site")
     if fetch_site is not None:
         return fetch_site == "same-origin"
-    origin, host = request.header("origin"), request.header("host")
-    if not origin or not host:
-        return False
+    return origin is not None
+
+
+def _is_own_origin(origin: str, host: str | None) -> bool:
     scheme, _sep, netloc = origin.partition("://")
-    return scheme in ("http", "https") and netloc.lower() == host.lower()
+    return bool(host) and scheme in ("http", "https") and netloc.lower() == (host or "").lower()
 
 
 def _secret(request: _Request) -> bytes:

@@ -19,7 +19,7 @@ from django.core.files.uploadhandler import FileUploadHandler, SkipFile, StopUpl
 from tipline.crypto import new_tip_key
 from tipline.intake.reserve import CHECK_EVERY_BYTES, storage_reserve_short
 from tipline.sealed import BlobWriter, new_file_blob
-from tipline.storage import delete_blob
+from tipline.storage import blob_forget
 
 FILES_FIELD = "files"
 
@@ -149,9 +149,14 @@ class EncryptingUploadHandler(FileUploadHandler):
         self.tip_key_id, self.tip_key, self.uploads = tip_key_id, tip_key, list(uploads)
 
     def discard(self) -> None:
-        """Delete every blob this request created: nothing partial is kept."""
+        """Delete every blob this request created: nothing partial is kept.
+
+        Forgotten rather than deleted at once: a blob a batch already stored
+        (the first file of a long upload) goes with the next batch, so its
+        folder does not date this request.
+        """
         self._abort_current()
         for blob in self.created_blobs:
-            delete_blob(blob)
+            blob_forget(blob)
         self.created_blobs.clear()
         self.uploads.clear()

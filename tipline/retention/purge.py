@@ -36,14 +36,15 @@ from datetime import date
 
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet
-from django.db import DatabaseError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import F, Lookup
 from django.utils import timezone
 
 # RETENTION_ACTOR, the audit log's name for what the policy does, is imported
 # from here by the other retention modules.
 from tipline.audit import RETENTION_ACTOR, Action, NewEntry, audit_record_many
-from tipline.models import Attachment, EditorNote, Grant, RetentionPolicy, Tip
+from tipline.models import Attachment, EditorNote, Grant, GrantRevocation, RetentionPolicy, Tip
+from tipline.pipeline_key import deleted_grants_scrub
 from tipline.retention.policy import expired_tips, tip_deletion_date
 from tipline.storage import delete_blob
 
@@ -53,7 +54,7 @@ logger = logging.getLogger(__name__)
 # (one DELETE each, instead of Django's collector loading every tip row). A
 # test checks that this names every relation of ``Tip``; a relation missing
 # here would make the step's transaction fail on the foreign key, not leave rows.
-_TIP_CHILDREN = (Tip.tags.through, EditorNote, Attachment, Grant)
+_TIP_CHILDREN = (Tip.tags.through, EditorNote, Attachment, Grant, GrantRevocation)
 
 
 class _IdIn(Lookup):
@@ -125,7 +126,7 @@ def tips_purge_expired(*, as_of: date | None = None, batch_size: int | None = No
     # waits for it, also when the main thread fails: the blobs of a batch
     # whose grants are gone are deleted whatever happens to the rows.
     with (
-        _sqlite_secure_delete(),
+        _deleted_grants_scrubbed(),
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="purge-blobs") as storage,
     ):
         previous: _Shredded | None = None
@@ -163,32 +164,24 @@ def tips_purge_expired(*, as_of: date | None = None, batch_size: int | None = No
 
 
 @contextmanager
-def _sqlite_secure_delete() -> Iterator[None]:
-    """On SQLite, overwrite what the purge deletes instead of leaving it in free pages.
+def _deleted_grants_scrubbed() -> Iterator[None]:
+    """After the purge, even one that stopped halfway: the deleted grants leave the database files.
 
     A deleted row stays in the database file until its space is reused; for a
     grant that is a wrapped tip key, which an editor's password (or the
-    recovery key) opens again. ``secure_delete`` zeroes deleted content, and the
-    checkpoint afterwards empties the write-ahead log of the older page images.
-    PostgreSQL has no equivalent: see docs/retention.md.
+    recovery key) opens again. On SQLite ``secure_delete`` zeroes deleted
+    content (on for every connection, config/settings.py; set here as well, so
+    a connection configured otherwise cannot skip it) and the write-ahead log
+    is emptied afterwards; PostgreSQL's grant table is vacuumed, which is less
+    (``deleted_grants_scrub``; docs/retention.md).
     """
-    if connection.vendor != "sqlite" or connection.in_atomic_block:
-        yield
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA secure_delete")
-        before = cursor.fetchone()[0]
-        cursor.execute("PRAGMA secure_delete = ON")
+    if connection.vendor == "sqlite" and not connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA secure_delete = ON")
     try:
         yield
     finally:
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute(f"PRAGMA secure_delete = {int(before)}")
-                # Busy readers only make it partial; the next purge's checkpoint catches up.
-                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        except DatabaseError as exc:  # never hide why the purge itself stopped
-            logger.warning("purge: the database log was not checkpointed (%s)", type(exc).__name__)
+        deleted_grants_scrub()
 
 
 def _batch_start(

@@ -13,6 +13,9 @@ Two kinds of leftovers, both older than ``TIPLINE_ABANDONED_UPLOAD_HOURS``:
   crash before its rows were committed. Only names of the blob shape are ever
   considered, and only when their newest write is older than the limit, so an
   upload still arriving is never touched.
+- **Interrupted uploads on S3**: a blob's multipart upload that a killed
+  process never finished, begun before the limit. Its parts are no object, so
+  the orphans' listing never sees them; they are aborted (their parts deleted).
 
 One ``uploads_swept`` audit entry per run, with counts only, when anything went.
 """
@@ -31,7 +34,7 @@ from django.utils import timezone
 from tipline.audit import Action, audit_record
 from tipline.models import Attachment, PendingUpload
 from tipline.retention.purge import RETENTION_ACTOR
-from tipline.storage import delete_blob, stored_blobs
+from tipline.storage import delete_blob, interrupted_uploads_abort, stored_blobs
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +51,8 @@ class SweepSummary:
     blobs_refused: int = 0  # the storage said no: retried by the next run
     # Files a page sent ahead (tipline/intake/resumable.py) whose form never came.
     pending_uploads_deleted: int = 0
+    # Unfinished S3 multipart uploads of blobs, aborted.
+    interrupted_uploads_aborted: int = 0
 
 
 def uploads_sweep(*, now: datetime | None = None, hours: int | None = None) -> SweepSummary:
@@ -57,10 +62,18 @@ def uploads_sweep(*, now: datetime | None = None, hours: int | None = None) -> S
     _abandoned_files_fail(cutoff=now - limit, summary=summary)
     _abandoned_pending_uploads_delete(cutoff=now - limit, summary=summary)
     _orphan_blobs_delete(cutoff=now - limit, summary=summary)
-    if summary.files_failed or summary.orphans_deleted or summary.pending_uploads_deleted:
+    _interrupted_uploads_abort(cutoff=now - limit, summary=summary)
+    if (
+        summary.files_failed
+        or summary.orphans_deleted
+        or summary.pending_uploads_deleted
+        or summary.interrupted_uploads_aborted
+    ):
         detail = {"files_failed": summary.files_failed, "orphans": summary.orphans_deleted}
         if summary.pending_uploads_deleted:
             detail["pending_uploads"] = summary.pending_uploads_deleted
+        if summary.interrupted_uploads_aborted:
+            detail["interrupted_uploads"] = summary.interrupted_uploads_aborted
         audit_record(actor=RETENTION_ACTOR, action=Action.UPLOADS_SWEPT, detail=detail)
         logger.info(
             "sweep: %d abandoned files marked failed, %d orphan blobs deleted",
@@ -141,6 +154,12 @@ def _orphan_blobs_delete(*, cutoff: datetime, summary: SweepSummary) -> None:
             candidates = []
     if candidates:
         _unreferenced_delete(candidates, summary=summary)
+
+
+def _interrupted_uploads_abort(*, cutoff: datetime, summary: SweepSummary) -> None:
+    result = interrupted_uploads_abort(started_before=cutoff)
+    summary.interrupted_uploads_aborted += result.aborted
+    summary.blobs_refused += result.refused
 
 
 def _unreferenced_delete(names: list[str], *, summary: SweepSummary) -> None:

@@ -90,8 +90,9 @@ def thumbnail_jpeg(
                 small = _small_upright(im, max_side, limits or limits_module.limits)
             return _encode(small)
     except DECODE_ERRORS as exc:
-        # The type and the exception class only: never content.
-        logger.info("thumbnail: none for %s (%s)", kind.mime, type(exc).__name__)
+        # The type and the exception class only: never content. DEBUG: a line per
+        # file would date its arrival (a picture that does not decode is no fault).
+        logger.debug("thumbnail: none for %s (%s)", kind.mime, type(exc).__name__)
         return None
 
 

@@ -6,6 +6,7 @@ from typing import Any, TypeVar
 
 from django import forms
 from django.contrib.auth import password_validation
+from django.db.models import QuerySet
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
@@ -82,10 +83,15 @@ class InboxFilterForm(forms.Form):
         label=_("Received until"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
 
-    def __init__(self, *args, staff_choices: list[tuple[str, str]], **kwargs) -> None:
+    def __init__(
+        self, *args, staff_choices: list[tuple[str, str]], tags: QuerySet[Tag], **kwargs
+    ) -> None:
+        """``tags``: the ones the editor may see (``tipline.triage.inbox.readable_tags``)."""
         super().__init__(*args, **kwargs)
         _field(self, "status", forms.ChoiceField).choices = _status_choices(_("All"))
-        _field(self, "tag", forms.ModelChoiceField).queryset = Tag.objects.all()
+        # Only tags of tips the editor can read: a tag's name can say what a tip
+        # the editor was never given is about (docs/staff.md, "Tags").
+        _field(self, "tag", forms.ModelChoiceField).queryset = tags
         _field(self, "assignee", forms.ChoiceField).choices = [
             ("", _("Anyone")),
             ("me", _("Me")),

@@ -38,7 +38,7 @@ from django.utils import timezone
 from tipline.accounts.session import Editor
 from tipline.crypto import CryptoError
 from tipline.keyring import tip_key_open
-from tipline.models import Tip
+from tipline.models import Tag, Tip
 from tipline.sealed import tip_content_open
 
 if TYPE_CHECKING:
@@ -137,6 +137,16 @@ def readable_tips(editor: Editor, **grant_lookups: int) -> QuerySet[ReadableTip]
     return Tip.objects.filter(grants__recipient=editor.recipient, **lookups).annotate(
         wrapped_key=F("grants__wrapped_key")
     )
+
+
+def readable_tags(editor: Editor) -> QuerySet[Tag]:
+    """The tags on at least one tip the editor can read, by name.
+
+    Tags are per tip, not a newsroom-wide list: a name such as "informant-carlos"
+    on a tip the editor was never given must not reach them (docs/staff.md).
+    """
+    readable = Tip.tags.through.objects.filter(tip__grants__recipient=editor.recipient)
+    return Tag.objects.filter(pk__in=readable.values("tag_id")).order_by("name")
 
 
 def _day_start(day: date) -> datetime:

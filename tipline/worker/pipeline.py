@@ -18,13 +18,8 @@ import threading
 from django.db import transaction
 
 from tipline.crypto import DecryptionError, EncryptedScratchFile
-from tipline.keyring import (
-    KeyringError,
-    active_pipeline_key,
-    pipeline_private_key,
-    tip_key_unwrap,
-)
 from tipline.models import Attachment, Grant, RecipientKey, Tip
+from tipline.pipeline_key import pipeline_tip_key_open
 from tipline.sanitize import Report, sanitize
 from tipline.sealed import (
     Part,
@@ -32,7 +27,7 @@ from tipline.sealed import (
     attachment_blob_write,
     attachment_report_seal,
 )
-from tipline.storage import delete_blob, new_blob_name
+from tipline.storage import blob_forget, new_blob_name
 from tipline.worker.thumbnails import attachment_thumbnail_forget, attachment_thumbnail_store
 
 logger = logging.getLogger(__name__)
@@ -54,13 +49,6 @@ def attachment_process(*, attachment_id: int) -> None:
     tip_pipeline_finish(tip=attachment.tip)
 
 
-def _pipeline_tip_key(tip: Tip) -> bytes:
-    recipient = active_pipeline_key()
-    if recipient is None:
-        raise KeyringError("the pipeline key is not registered")
-    return tip_key_unwrap(tip=tip, recipient=recipient, private_key=pipeline_private_key())
-
-
 def _record_clean_blob_name(attachment: Attachment) -> None:
     # Recorded before writing, so a retry rewrites the same blob instead of
     # leaving an orphan behind.
@@ -71,7 +59,9 @@ def _record_clean_blob_name(attachment: Attachment) -> None:
 
 
 def _clean_and_store(attachment: Attachment) -> None:
-    tip_key = _pipeline_tip_key(attachment.tip)
+    # Whichever pipeline key the grant is wrapped to by now: a rotation may have
+    # moved it since the task was queued (KeyringError: the task retries).
+    tip_key = pipeline_tip_key_open(tip=attachment.tip)
     _record_clean_blob_name(attachment)
     try:
         report, stored_size = _sanitize_into_clean_blob(attachment, tip_key)
@@ -109,7 +99,9 @@ def _mark_done(attachment: Attachment, *, tip_key: bytes, report: Report, stored
 
 
 def _mark_failed(attachment: Attachment) -> None:
-    delete_blob(attachment.clean_blob)
+    # Forgotten, not deleted now: a stored copy's folder would date this moment
+    # (tipline/storage.py blob_forget; its batch deletes it).
+    blob_forget(attachment.clean_blob)
     attachment_thumbnail_forget(attachment)  # one an earlier attempt may have written
     attachment.state = Attachment.State.FAILED
     attachment.clean_blob = ""
@@ -117,7 +109,9 @@ def _mark_failed(attachment: Attachment) -> None:
 
 
 def _forget_raw_blob(attachment: Attachment) -> None:
-    if attachment.raw_blob and delete_blob(attachment.raw_blob):
+    # Still in the spool (deleted there) unless a batch came first (then its
+    # stored copy goes with the next batch): either way this moment is not dated.
+    if attachment.raw_blob and blob_forget(attachment.raw_blob):
         attachment.raw_blob = ""
         attachment.save(update_fields=["raw_blob"])
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
+from tipline.audit import SYSTEM_ACTOR
 from tipline.keyring import KeyringError
+from tipline.pipeline_key import pipeline_key_rotate_if_due
 from tipline.worker.pipeline import attachment_process
 
 
@@ -26,3 +28,16 @@ from tipline.worker.pipeline import attachment_process
 )
 def process_attachment(attachment_id: int) -> None:
     attachment_process(attachment_id=attachment_id)
+
+
+@shared_task(
+    # Sent every hour by Celery beat (config/celery.py): a worker holds the key
+    # file, so the rotation runs where the old private half must be destroyed.
+    # It rotates only once the key is TIPLINE_PIPELINE_KEY_HOURS old, so a
+    # message delivered twice, or late, changes nothing.
+    acks_late=True,
+    time_limit=600,
+    soft_time_limit=540,
+)
+def pipeline_key_rotation() -> None:
+    pipeline_key_rotate_if_due(actor=SYSTEM_ACTOR)

@@ -16,7 +16,7 @@ import logging
 from tipline.models import Attachment
 from tipline.sanitize import Report, SanitizeStatus, thumbnail_jpeg
 from tipline.sealed import Part, attachment_blob_open, attachment_thumbnail_write
-from tipline.storage import delete_blob, new_blob_name
+from tipline.storage import blob_forget, new_blob_name
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def attachment_thumbnail_forget(attachment: Attachment) -> None:
     storage refuses, the name stays on the row so the blob is not orphaned:
     whoever deletes the attachment's blobs later deletes it then.
     """
-    if attachment.thumbnail_blob and delete_blob(attachment.thumbnail_blob):
+    if attachment.thumbnail_blob and blob_forget(attachment.thumbnail_blob):
         attachment.thumbnail_blob = ""
 
 

@@ -1,9 +1,17 @@
 """Tell the operator whether the tip line accepts tips, and the one command that opens it."""
 
-from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from datetime import timedelta
 
-from tipline.keyring import active_recovery_key, tipline_is_open
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.cache import caches
+from django.core.cache.backends.locmem import LocMemCache
+from django.core.management.base import BaseCommand
+from django.utils import timezone
+
+from tipline.keyring import active_pipeline_key, active_recovery_key, tipline_is_open
+from tipline.pipeline_key import pipeline_key_age
+from tipline.retention.settle import next_batch_at, spool_waiting
 
 EDITOR_HINT = (
     "Make a staff account to read tips at /staff/ with:\n"
@@ -15,6 +23,39 @@ class Command(BaseCommand):
     help = "Say whether the tip line is open, and what opens it if not."
 
     def handle(self, *args, **options) -> None:
+        self._open_status()
+        self._pipeline_key_status()
+        self._arrivals_status()
+
+    def _pipeline_key_status(self) -> None:
+        # Its age only (and the public fingerprint): never anything of the key itself.
+        key = active_pipeline_key()
+        if key is None:
+            self.stdout.write(
+                "No pipeline key yet: `manage.py init_pipeline_key` makes it where the worker runs."
+            )
+            return
+        hours = settings.TIPLINE_PIPELINE_KEY_HOURS
+        age = pipeline_key_age(key)
+        if age is None:
+            self.stdout.write(
+                self.style.WARNING(
+                    f"Pipeline key {key.fingerprint}: of unknown age; the next check replaces it."
+                )
+            )
+            return
+        line = (
+            f"Pipeline key {key.fingerprint}: about {age // timedelta(hours=1)} hours old "
+            f"(replaced every {hours} hours)."
+        )
+        if age > timedelta(hours=2 * hours):
+            # Beat (with a broker) or the web server (without) runs the rotation.
+            line += " It is overdue: is Celery beat (or, without a broker, the web server) running?"
+            self.stdout.write(self.style.WARNING(line))
+            return
+        self.stdout.write(line)
+
+    def _open_status(self) -> None:
         if tipline_is_open():
             recovery = active_recovery_key()
             if recovery is None:
@@ -31,3 +72,19 @@ class Command(BaseCommand):
                 "and keep that file and its passphrase offline.\n" + EDITOR_HINT
             )
         )
+
+    def _arrivals_status(self) -> None:
+        # Counts only (docs/arrivals.md): what waits, and when the batch takes it.
+        when = next_batch_at(timezone.now())
+        self.stdout.write(
+            f"Arrivals: {spool_waiting()} blob(s) wait in the spool; the next batch at "
+            f"{when:%H:%M} UTC (every {settings.TIPLINE_ARRIVAL_BATCH_MINUTES} minutes)."
+        )
+        if isinstance(caches["default"], LocMemCache):
+            self.stdout.write(
+                self.style.WARNING(
+                    "No memory file system (/dev/shm): each web process keeps its own flood "
+                    "counters and marks of used forms, so a form sent twice to two processes "
+                    "can make two tips. Set CACHE_URL to a Redis server."
+                )
+            )

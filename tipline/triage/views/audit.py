@@ -32,6 +32,7 @@ ACTION_LABELS: dict[str, Promise] = {
     Action.NOTE_ADDED: _("Added note"),
     Action.GRANT_ADDED: _("Granted access"),
     Action.GRANT_REVOKED: _("Revoked access"),
+    Action.REVOCATION_LIFTED: _("Lifted a revocation"),
     Action.EDITOR_CREATED: _("Created editor"),
     Action.EDITOR_DEACTIVATED: _("Deactivated editor"),
     Action.TIP_DELETED: _("Deleted tip"),
@@ -40,9 +41,12 @@ ACTION_LABELS: dict[str, Promise] = {
     Action.LEGAL_HOLD_LIFTED: _("Lifted legal hold"),
     Action.UPLOADS_SWEPT: _("Deleted abandoned uploads"),
     Action.SECOND_FACTOR_RESET: _("Second factor reset"),
+    Action.ENROLMENT_BEGUN: _("Signed in to set up a second factor"),
+    Action.SECOND_FACTOR_ENROLLED: _("Set up a second factor"),
     Action.RECOVERY_KEY_ROTATED: _("Rotated recovery key"),
     Action.RECOVERY_KEY_CREATED: _("Created recovery key"),
     Action.PIPELINE_KEY_REGISTERED: _("Registered the worker's key"),
+    Action.PIPELINE_KEY_ROTATED: _("Replaced the worker's key"),
     Action.FLOOD_DISCARDED: _("Discarded the tips of a flood"),
 }
 

@@ -2,39 +2,28 @@
 
 from __future__ import annotations
 
-import segno
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ImproperlyConfigured
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
-from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from tipline.accounts.checks import PasswordChecksBusy
 from tipline.accounts.selectors import editor_key, editor_rows
 from tipline.accounts.services import (
     AccountError,
-    editor_create,
     editor_deactivate,
+    editor_invite,
     editor_second_factor_reset,
 )
 from tipline.audit import actor_of
 from tipline.triage.access import StaffRequest, admin_view, staff_view
 from tipline.triage.forms_editors import DeactivateForm, EditorCreateForm, SecondFactorResetForm
 from tipline.triage.grants import grants_copy_to_editor
-
-QR_SVG_OPTIONS: dict[str, int | str | bool | None] = {
-    "scale": 4,
-    "border": 4,
-    "dark": "#000",
-    "light": "#fff",
-    "svgclass": None,
-    "lineclass": None,
-    "omitsize": True,
-}
+from tipline.triage.views.auth import busy_page
 
 
 @staff_view
@@ -48,35 +37,30 @@ def editors_view(request: StaffRequest) -> HttpResponse:
 @admin_view
 @require_http_methods(["GET", "POST"])
 def editor_create_view(request: StaffRequest) -> HttpResponse:
+    """A new account: the admin sets its first password and gets a one-time sign-in code.
+
+    The account enrols its own authenticator and chooses its own password at
+    its first sign-in; the admin never sees a secret that works after that.
+    """
     form = EditorCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            created = editor_create(
+            invited = editor_invite(
                 username=form.cleaned_data["username"],
                 password=form.cleaned_data["password"],
                 is_admin=form.cleaned_data["is_admin"],
                 email=form.cleaned_data["email"],
                 actor=actor_of(request.user),
             )
+        except PasswordChecksBusy:
+            return busy_page(request)
         except AccountError:  # the same name was taken since the form checked
             form.add_error("username", _("An account with this username already exists."))
         else:
-            # Rendered, not redirected: the enrolment secret and the backup
-            # codes exist only in this response (no-store, like every page).
-            context = {"created": created, "qr_svg": _qr_svg(created.otpauth_uri)}
-            return render(request, "staff/editor_created.html", context)
+            # Rendered, not redirected: the sign-in code exists only in this
+            # response (no-store, like every page).
+            return render(request, "staff/editor_created.html", {"invited": invited})
     return render(request, "staff/editor_new.html", {"form": form})
-
-
-def _qr_svg(uri: str) -> SafeString:
-    """The enrolment URI as an inline SVG QR code, built here from the URI alone."""
-    # A viewBox and no fixed size: the stylesheet (.qr svg) sets the size.
-    svg = segno.make(uri, error="m").svg_inline(**QR_SVG_OPTIONS)
-    # The CSP forbids inline style, and the markup is trusted only because
-    # segno writes it from the URI's bits: refuse anything that breaks either.
-    if "style" in svg or "<script" in svg or not svg.startswith("<svg "):
-        raise ImproperlyConfigured("segno's inline SVG changed shape; check it before use")
-    return mark_safe(svg)  # noqa: S308 - segno's own markup, checked above
 
 
 @admin_view
@@ -103,7 +87,7 @@ def editor_deactivate_view(request: StaffRequest, user_id: int) -> HttpResponse:
 @admin_view
 @require_POST
 def editor_second_factor_reset_view(request: StaffRequest, user_id: int) -> HttpResponse:
-    """New authenticator and backup codes for an account, shown once in this response."""
+    """The account's second factor stops working; a sign-in code to enrol a new one, shown once."""
     user = get_object_or_404(get_user_model(), pk=user_id, is_staff=True, is_active=True)
     if user.pk == request.user.pk:
         # A stolen session must not be able to move the account to another phone.
@@ -112,9 +96,8 @@ def editor_second_factor_reset_view(request: StaffRequest, user_id: int) -> Http
         messages.error(request, _("Tick the box to confirm the reset."))
     else:
         reset = editor_second_factor_reset(user=user, actor=actor_of(request.user))
-        # Rendered, not redirected, like a new account's: the secrets exist only here.
-        context = {"reset": reset, "qr_svg": _qr_svg(reset.otpauth_uri)}
-        return render(request, "staff/editors_second_factor.html", context)
+        # Rendered, not redirected, like a new account's: the code exists only here.
+        return render(request, "staff/editors_second_factor.html", {"reset": reset})
     return redirect("staff:editors")
 
 

@@ -33,6 +33,7 @@ from tipline.triage.inbox import (
     InboxPage,
     inbox_page,
     inbox_tips,
+    readable_tags,
     tip_preview,
 )
 from tipline.triage.tips import flood_discard, tips_status_set
@@ -127,7 +128,9 @@ def inbox(request: StaffRequest) -> HttpResponse:
     data = request.GET.copy()
     for key in (*CURSOR_PARAMETERS, FLOOD_PARAMETER):  # not filters: the panel stays closed
         data.pop(key, None)
-    form = InboxFilterForm(data or None, staff_choices=staff_account_choices())
+    form = InboxFilterForm(
+        data or None, staff_choices=staff_account_choices(), tags=readable_tags(request.editor)
+    )
     flood = _in_flood_group(request.GET)
     filters = replace(_filters(form), flood=flood)
     page = inbox_page(request.editor, filters, request.user.pk, _cursor(request), PAGE_SIZE)

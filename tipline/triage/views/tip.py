@@ -26,7 +26,14 @@ from tipline.triage.forms import (
     TipTagsForm,
 )
 from tipline.triage.forms_retention import LegalHoldForm
-from tipline.triage.grants import editor_keys_without_grant, tip_grant_add, tip_grant_revoke
+from tipline.triage.grants import (
+    AccessRevoked,
+    editor_keys_without_grant,
+    tip_grant_add,
+    tip_grant_revoke,
+    tip_revocation_lift,
+    tip_revocations,
+)
 from tipline.triage.tip_page import tip_page_build, tip_recoverable, tip_retention
 from tipline.triage.tips import (
     editor_note_add,
@@ -66,6 +73,8 @@ def tip_detail(request: StaffRequest, reference: str) -> HttpResponse:
         "page": page,
         "retention": tip_retention(opened.tip),
         "recoverable": tip_recoverable(opened.tip),
+        # Admins alone see (and lift) the revocations: nobody else can act on them.
+        "revocations": tip_revocations(opened.tip) if request.user.is_superuser else [],
         **_forms(opened),
     }
     return render(request, "staff/tip.html", context)
@@ -147,30 +156,54 @@ def tip_note(request: StaffRequest, reference: str) -> HttpResponse:
 @staff_view
 @require_POST
 def tip_grant(request: StaffRequest, reference: str) -> HttpResponse:
-    def make_form(opened: OpenTip) -> GrantForm:
-        return GrantForm(request.POST, recipients=editor_keys_without_grant(opened.tip))
-
-    def apply(opened: OpenTip, data: dict) -> None:
-        recipient = RecipientKey.objects.get(pk=data["recipient"])
+    opened = tip_open(request, reference)
+    form = GrantForm(request.POST, recipients=editor_keys_without_grant(opened.tip))
+    if not form.is_valid():
+        # Not offered: already a reader, not an active editor, or taken away by an admin.
+        messages.error(request, _("That account cannot be given access to this tip."))
+        return _back(opened)
+    recipient = RecipientKey.objects.get(pk=form.cleaned_data["recipient"])
+    try:
         tip_grant_add(
             tip=opened.tip,
             tip_key=opened.tip_key,
             recipient=recipient,
             actor=actor_of(request.user),
         )
-
-    return _change(request, reference, make_form, apply, _("Access given."))
+    except AccessRevoked:  # revoked since the form was checked
+        messages.error(request, _("That account cannot be given access to this tip."))
+    else:
+        messages.success(request, _("Access given."))
+    return _back(opened)
 
 
 @admin_view
 @require_POST
 def tip_revoke(request: StaffRequest, reference: str, recipient_id: int) -> HttpResponse:
+    """Take an editor's access away: nobody can give it back until an admin lifts it."""
     opened = tip_open(request, reference)
     recipient = get_object_or_404(RecipientKey, pk=recipient_id, kind=RecipientKey.Kind.EDITOR)
     if recipient.user_id == request.user.pk:
         messages.error(request, _("You cannot take away your own access."))
     elif tip_grant_revoke(tip=opened.tip, recipient=recipient, actor=actor_of(request.user)):
-        messages.success(request, _("Access taken away."))
+        messages.success(
+            request, _("Access taken away. Nobody can give it back until an admin lifts this.")
+        )
+    return _back(opened)
+
+
+@admin_view
+@require_POST
+def tip_revocation_lift_view(request: StaffRequest, reference: str, user_id: int) -> HttpResponse:
+    """Let an account be given the tip again (admins, on a tip they can read)."""
+    opened = tip_open(request, reference)
+    user = get_object_or_404(get_user_model(), pk=user_id)
+    if tip_revocation_lift(tip=opened.tip, user=user, admin=request.user):
+        messages.success(
+            request,
+            _("%(name)s may be given access to this tip again; nobody has given it yet.")
+            % {"name": user.get_username()},
+        )
     return _back(opened)
 
 
@@ -199,5 +232,10 @@ urlpatterns = [
     path("tips/<str:reference>/notes/", tip_note, name="tip_note"),
     path("tips/<str:reference>/access/", tip_grant, name="tip_grant"),
     path("tips/<str:reference>/access/<int:recipient_id>/revoke/", tip_revoke, name="tip_revoke"),
+    path(
+        "tips/<str:reference>/access/revocations/<int:user_id>/lift/",
+        tip_revocation_lift_view,
+        name="tip_revocation_lift",
+    ),
     path("tips/<str:reference>/legal-hold/", tip_legal_hold, name="tip_legal_hold"),
 ]
