@@ -100,12 +100,9 @@ def grant_create(*, tip: Tip, recipient: RecipientKey, tip_key: bytes) -> Grant:
 
 def grants_create_for_new_tip(*, tip: Tip, tip_key: bytes, include_pipeline: bool) -> None:
     """Wrap a new tip's key to every active editor, the recovery key and (if asked) the pipeline."""
-    for recipient in active_recipients():
-        if recipient.kind != RecipientKey.Kind.PIPELINE:
+    for recipient in _active_recipients_held():
+        if recipient.kind != RecipientKey.Kind.PIPELINE or include_pipeline:
             grant_create(tip=tip, recipient=recipient, tip_key=tip_key)
-    pipeline = _pipeline_key_for_new_grant() if include_pipeline else None
-    if pipeline is not None:
-        grant_create(tip=tip, recipient=pipeline, tip_key=tip_key)
 
 
 def tip_key_unwrap(*, tip: Tip, recipient: RecipientKey, private_key: PrivateKey) -> bytes:
@@ -357,27 +354,27 @@ def active_pipeline_key() -> RecipientKey | None:
     return RecipientKey.objects.filter(active=True, kind=RecipientKey.Kind.PIPELINE).first()
 
 
-def _pipeline_key_for_new_grant() -> RecipientKey | None:
-    """The active pipeline key, held (shared) until the new tip's transaction ends.
+def _active_recipients_held() -> list[RecipientKey]:
+    """The active keys, held (shared) until the new tip's transaction ends.
 
-    A rotation locks that row before it moves the old key's grants, so it
-    waits for this tip's grant to be committed and moves it too; or, if the
-    rotation came first, this finds the new key. Without the hold a tip could
-    read the old key, a rotation commit and destroy it, and the tip's grant be
-    wrapped to a key that exists nowhere: its files never cleaned. SQLite's
-    writers never overlap (IMMEDIATE transactions): a plain read is enough there.
+    A key that is replaced (an editor's password change, a pipeline key
+    rotation) is locked for update before its grants move to its successor,
+    so the replacement waits for this tip's grants to be committed and moves
+    them too; or, if it came first, this finds the successor. Without the hold
+    a tip could read the old key, the replacement commit and retire it, and
+    the tip's grant be wrapped to a key that opens nowhere: an editor who no
+    longer reads it, a file never cleaned. SQLite's writers never overlap
+    (IMMEDIATE transactions): a plain read is enough there.
     """
     if connection.vendor != "postgresql":
-        return active_pipeline_key()
+        return active_recipients()
     table = connection.ops.quote_name(RecipientKey._meta.db_table)
-    query = f"SELECT * FROM {table} WHERE kind = %s AND active FOR SHARE"  # noqa: S608 - our table
-    # After waiting for a rotation, the statement sees the old row deactivated and
-    # not yet its successor (inserted after the statement began); the next one does.
-    for _attempt in range(2):
-        found = list(RecipientKey.objects.raw(query, [RecipientKey.Kind.PIPELINE]))
-        if found:
-            return found[0]
-    return None
+    query = f"SELECT * FROM {table} WHERE active ORDER BY id FOR SHARE"  # noqa: S608 - our table
+    # The first statement waits for a replacement under way; after it, that
+    # statement sees the old row retired but not its successor (inserted after
+    # the statement began). The second, a new statement, sees and holds it.
+    list(RecipientKey.objects.raw(query))
+    return list(RecipientKey.objects.raw(query))
 
 
 def pipeline_key_ensure(*, actor: Actor) -> RecipientKey:

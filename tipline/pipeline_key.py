@@ -269,7 +269,7 @@ def _pipeline_key_rows_rotate(
     *, actor: Actor, old: PipelineKeyFile, new_public_key: PublicKey
 ) -> PipelineKeyRotated:
     # FOR UPDATE on the active key's row: a tip being created holds it shared
-    # while it grants to it (``_pipeline_key_for_new_grant``), so this waits for
+    # while it grants to it (``keyring._active_recipients_held``), so this waits for
     # those grants to be committed, moves them too, and no grant to the old key
     # can come after.
     current = (

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from tests.http_client import Browser
 from tests.integration.conftest import wait_until
-from tipline import keyring
+from tests.integration.key_races import tip_created_while
 from tipline.audit import COMMAND_LINE_ACTOR, Action
 from tipline.crypto import new_tip_key
 from tipline.keyring import active_pipeline_key, grants_create_for_new_tip
@@ -98,51 +98,12 @@ def test_a_tip_created_while_the_key_rotates_is_granted_to_the_key_that_lives(
     recovery_key, pipeline_key, monkeypatch
 ) -> None:
     assert connection.vendor == "postgresql"
-    tip_key = new_tip_key()
-    read_the_key = threading.Event()
-    rotation_over = threading.Event()
-    errors: list[BaseException] = []
-    real_grant_create = keyring.grant_create
-
-    def grant_after_a_pause(*, tip, recipient, tip_key):
-        if recipient.kind == RecipientKey.Kind.PIPELINE:
-            read_the_key.set()
-            # Give the rotation every chance to commit between the read and the grant.
-            rotation_over.wait(timeout=3)
-        return real_grant_create(tip=tip, recipient=recipient, tip_key=tip_key)
-
-    monkeypatch.setattr(keyring, "grant_create", grant_after_a_pause)
-
-    def create_tip() -> None:
-        try:
-            with transaction.atomic():
-                tip = Tip.objects.create(
-                    key_id=uuid.uuid4(), received_on=timezone.now(), content_sealed=b"x"
-                )
-                grants_create_for_new_tip(tip=tip, tip_key=tip_key, include_pipeline=True)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    def rotate() -> None:
-        try:
-            read_the_key.wait(timeout=30)
-            pipeline_key_rotate(actor=COMMAND_LINE_ACTOR)
-        except BaseException as exc:  # noqa: BLE001
-            errors.append(exc)
-        finally:
-            rotation_over.set()
-            connection.close()
-
-    threads = [threading.Thread(target=create_tip), threading.Thread(target=rotate)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert errors == []
-
-    tip = Tip.objects.get()
+    tip, tip_key = tip_created_while(
+        lambda: pipeline_key_rotate(actor=COMMAND_LINE_ACTOR),
+        paused_at=RecipientKey.Kind.PIPELINE,
+        include_pipeline=True,
+        monkeypatch=monkeypatch,
+    )
     [grant] = pipeline_grants()
     assert grant.recipient == active_pipeline_key() != pipeline_key
     assert pipeline_tip_key_open(tip=tip) == tip_key

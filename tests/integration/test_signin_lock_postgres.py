@@ -18,8 +18,12 @@ from tests.accounts.concurrency import (
     count_password_checks,
     sign_in_all_at_once,
 )
+from tests.integration.key_races import tip_created_while
 from tests.triage.helpers import staff_account_create
-from tipline.models import StaffLoginState
+from tipline.accounts.services import editor_password_change
+from tipline.accounts.signin import private_key_unseal
+from tipline.keyring import tip_key_unwrap
+from tipline.models import Grant, RecipientKey, StaffLoginState
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -55,3 +59,24 @@ def test_no_more_password_checks_run_at_once_than_the_setting_allows(monkeypatch
     assert sign_in_all_at_once(wrong) == [400] * ATTEMPTS
     assert checks.ran == ATTEMPTS
     assert checks.most_at_once <= settings.TIPLINE_PASSWORD_CHECKS_AT_ONCE
+
+
+def test_a_tip_created_while_an_editor_changes_password_is_granted_to_the_new_key(
+    recovery_key, monkeypatch
+) -> None:
+    """Without the tip holding the keys it read, its grant went to the retired key."""
+    account = staff_account_create("ana")
+    new_password = "a new one 4 ana!"  # noqa: S105 - a test's password
+    tip, tip_key = tip_created_while(
+        lambda: editor_password_change(
+            user=account.user, old_password=account.password, new_password=new_password
+        ),
+        paused_at=RecipientKey.Kind.EDITOR,
+        include_pipeline=False,
+        monkeypatch=monkeypatch,
+    )
+    new_key = RecipientKey.objects.get(user=account.user, active=True)
+    private_key = private_key_unseal(user=account.user, password=new_password)
+    assert private_key is not None
+    assert tip_key_unwrap(tip=tip, recipient=new_key, private_key=private_key) == tip_key
+    assert not Grant.objects.filter(tip=tip, recipient__active=False).exists()
