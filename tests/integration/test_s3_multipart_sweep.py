@@ -22,7 +22,8 @@ from tests.integration.conftest import s3_client
 from tipline.audit import Action
 from tipline.models import AuditEntry
 from tipline.retention.sweep import uploads_sweep
-from tipline.storage import _s3_key, new_blob_name, spool_name_of
+from tipline.storage import new_blob_name, spool_name_of
+from tipline.storage.s3 import _s3_key
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
