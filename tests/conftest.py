@@ -14,6 +14,20 @@ from tipline.crypto import PrivateKey
 RECOVERY_PASSPHRASE = "correct horse battery staple"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def memory_cache_folders_removed():
+    """Servers the tests start on fresh data dirs each make a cache folder in /dev/shm
+    (tipline/intake/cache.py); the ones this run made go with it."""
+    import shutil
+
+    shared_memory = Path("/dev/shm")  # noqa: S108 - the memory file system the cache uses
+    before = set(shared_memory.glob("tipline-*")) if shared_memory.is_dir() else set()
+    yield
+    if shared_memory.is_dir():
+        for folder in set(shared_memory.glob("tipline-*")) - before:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture(autouse=True)
 def cheap_editor_keys(monkeypatch) -> None:
     """Staff accounts are made in many tests: 8 MiB of Argon2id instead of 64 keeps the
