@@ -41,7 +41,12 @@ from tipline.keyring import (
     tip_key_open,
 )
 from tipline.models import Grant, RecipientKey, Tip
-from tipline.private_files import open_for_reading, private_dir_ensure, private_file_create
+from tipline.private_files import (
+    folder_fsync,
+    open_for_reading,
+    private_dir_ensure,
+    private_file_create,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -373,7 +378,7 @@ def _key_file_write(path: Path, data: bytes) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
-    _folder_fsync(path.parent)
+    folder_fsync(path.parent)
 
 
 def _key_file_overwrite(path: Path, data: bytes) -> None:
@@ -395,7 +400,7 @@ def _key_file_overwrite(path: Path, data: bytes) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
-    _folder_fsync(path.parent)
+    folder_fsync(path.parent)
 
 
 def _key_file_destroy(path: Path) -> None:
@@ -410,21 +415,13 @@ def _key_file_destroy(path: Path) -> None:
     finally:
         os.close(descriptor)
     os.unlink(path)
-    _folder_fsync(path.parent)
+    folder_fsync(path.parent)
 
 
 def _write_all(descriptor: int, data: bytes) -> None:
     written = 0
     while written < len(data):
         written += os.pwrite(descriptor, data[written:], written)
-
-
-def _folder_fsync(folder: Path) -> None:
-    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def deleted_grants_scrub() -> None:

@@ -64,6 +64,15 @@ def open_for_reading(path: Path | str) -> BinaryIO:
     return os.fdopen(descriptor, "rb")
 
 
+def folder_fsync(folder: Path | str) -> None:
+    """Make a new entry in ``folder`` durable (a created, renamed or deleted file's name)."""
+    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
 def private_file_write(path: Path | str, data: bytes | str) -> None:
     """Create ``path`` (see ``private_file_create``) holding ``data``; text is UTF-8."""
     payload = data.encode("utf-8") if isinstance(data, str) else data

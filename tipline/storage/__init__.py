@@ -35,11 +35,10 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, Storage, default_storage
 
-from tipline.private_files import private_dir_ensure, private_file_create
+from tipline.private_files import folder_fsync, private_dir_ensure, private_file_create
 from tipline.storage.local import (
     BlobFileSystemStorage,
     DurableFile,
-    _fsync_folder,
     _local_blobs,
     _local_partials_delete,
     _local_settle,
@@ -292,7 +291,7 @@ def blob_adopt_file(path: Path, name: str) -> None:
             if exc.errno != errno.EXDEV:
                 raise
         else:
-            _fsync_folder(target.parent)
+            folder_fsync(target.parent)
             return
     with open(path, "rb") as source, open_blob_for_write(name) as sink:
         copy_stream(source, cast(BinaryIO, sink))

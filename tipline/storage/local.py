@@ -17,6 +17,7 @@ from django.core.files.storage import FileSystemStorage
 from tipline.private_files import (
     O_NOATIME,
     WritebackPacer,
+    folder_fsync,
     open_for_reading,
     private_dir_ensure,
     private_file_create,
@@ -64,7 +65,7 @@ class DurableFile(File):
         os.fsync(self.file.fileno())
         super().close()
         os.replace(self._partial, self._target)
-        _fsync_folder(self._target.parent)
+        folder_fsync(self._target.parent)
 
 
 class BlobFileSystemStorage(FileSystemStorage):
@@ -85,15 +86,6 @@ class BlobFileSystemStorage(FileSystemStorage):
         partial = target.with_name(f"{PARTIAL_PREFIX}{target.name}-{secrets.token_hex(4)}")
         fd = private_file_create(partial)
         return DurableFile(os.fdopen(fd, "wb"), name=name, partial=partial, target=target)
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make a rename into ``folder`` durable (the folder's entry, not only the file)."""
-    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def _local_spool_blobs(root: Path) -> Iterator[StoredBlob]:
@@ -174,13 +166,13 @@ def _local_settle(root: Path, name: str) -> bool:
         os.close(reader)
     private_dir_ensure(target.parent)
     os.replace(partial, target)
-    _fsync_folder(target.parent)
+    folder_fsync(target.parent)
     try:
         os.unlink(source)
     except FileNotFoundError:
         _unlink_quietly(target)  # deleted while it was being copied: the copy goes too
         return False
-    _fsync_folder(source.parent)
+    folder_fsync(source.parent)
     return True
 
 
