@@ -73,7 +73,9 @@ bench: setup
 	$(PY) bench/crypto.py
 	$(PY) bench/upload.py
 	$(PY) bench/siege.py
+	$(PY) bench/checkback.py
 	$(PY) bench/sanitize.py
+	$(PY) bench/safe_copy.py
 	$(PY) bench/purge.py
 	DATABASE_URL=$(BENCH_PG) $(PY) bench/purge.py
 	$(PY) bench/triage.py --database-url $(BENCH_PG)

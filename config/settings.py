@@ -300,6 +300,36 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT 
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
+# --- Safe copies (tipline/worker/safe_copy.py, docs/sanitize.md "Safe copies") -------------
+
+# "auto": bubblewrap where the kernel allows it, else `unshare -n`; with neither,
+# no safe copy is made ("could not be made"), never one outside a sandbox.
+TIPLINE_SAFE_COPIES = envbool("TIPLINE_SAFE_COPIES", True)
+TIPLINE_SANDBOX = envchoice("TIPLINE_SANDBOX", "auto", ["auto", "bubblewrap", "unshare"])
+TIPLINE_SAFE_COPY_DPI = envint("TIPLINE_SAFE_COPY_DPI", 150, minimum=50, maximum=300)
+TIPLINE_SAFE_COPY_MAX_PAGES = envint("TIPLINE_SAFE_COPY_MAX_PAGES", 300, minimum=1, maximum=5000)
+TIPLINE_SAFE_COPY_OCR = envbool("TIPLINE_SAFE_COPY_OCR", True)
+TIPLINE_SAFE_COPY_MEMORY_MB = envint(
+    "TIPLINE_SAFE_COPY_MEMORY_MB", 3072, minimum=512, maximum=65536
+)
+TIPLINE_SAFE_COPY_CPU_SECONDS = envint(
+    "TIPLINE_SAFE_COPY_CPU_SECONDS", 600, minimum=10, maximum=7200
+)
+# The whole conversion, wall clock: below the task's own limit, so a hang is
+# killed by us (and marked) before Celery kills the task.
+TIPLINE_SAFE_COPY_SECONDS = envint(
+    "TIPLINE_SAFE_COPY_SECONDS",
+    min(900, CELERY_TASK_SOFT_TIME_LIMIT - 30),
+    minimum=10,
+    maximum=CELERY_TASK_SOFT_TIME_LIMIT - 30,
+)
+TIPLINE_SAFE_COPY_SCRATCH_MB = envint(
+    "TIPLINE_SAFE_COPY_SCRATCH_MB", 512, minimum=64, maximum=8192
+)
+TIPLINE_SAFE_COPY_MAX_OUTPUT_MB = envint(
+    "TIPLINE_SAFE_COPY_MAX_OUTPUT_MB", 8192, minimum=16, maximum=65536
+)
+
 # --- Intake limits ------------------------------------------------------------------------
 
 # Not configuration: a unit. Read by tipline.intake.messages and
@@ -441,6 +471,21 @@ TIPLINE_PASSWORD_CHECKS_AT_ONCE = envint(
 )
 TIPLINE_PASSWORD_CHECK_WAIT_SECONDS = envint(
     "TIPLINE_PASSWORD_CHECK_WAIT_SECONDS", 10, minimum=1, maximum=120
+)
+
+# Sources come back (tipline/conversation/): each check-back derives the source's
+# key with Argon2id (64 MiB). Per process, TIPLINE_CHECKBACKS_AT_ONCE run and at
+# most TIPLINE_CHECKBACKS_WAITING wait (up to TIPLINE_CHECKBACK_WAIT_SECONDS);
+# beyond that a check-back is told "busy" at once, so the source form always
+# keeps most of the source threads (tipline/conversation/checks.py). A visit
+# ends after TIPLINE_CHECKBACK_IDLE_MINUTES without a request.
+TIPLINE_CHECKBACKS_AT_ONCE = envint("TIPLINE_CHECKBACKS_AT_ONCE", 1, minimum=1, maximum=16)
+TIPLINE_CHECKBACKS_WAITING = envint("TIPLINE_CHECKBACKS_WAITING", 2, minimum=0, maximum=64)
+TIPLINE_CHECKBACK_WAIT_SECONDS = envint(
+    "TIPLINE_CHECKBACK_WAIT_SECONDS", 5, minimum=1, maximum=60
+)
+TIPLINE_CHECKBACK_IDLE_MINUTES = envint(
+    "TIPLINE_CHECKBACK_IDLE_MINUTES", 15, minimum=1, maximum=120
 )
 
 # --- Retention and the daily run ----------------------------------------------------------

@@ -37,3 +37,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Tests of floods, replays and of what the cache holds set a real cache
 # (tests/intake/conftest.py: ``memory_cache``).
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+
+# Safe copies (LibreOffice, pdfium and tesseract in a sandbox) take a second or
+# more per file: made only in the tests that ask for them (tests/safe_copy/).
+TIPLINE_SAFE_COPIES = False

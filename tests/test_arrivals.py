@@ -30,7 +30,6 @@ import config.settings as shipped_settings
 from tests.arrivals_support import settle_everything
 from tests.intake.helpers import form_token_of, submit_tip
 from tests.triage.helpers import jpeg_bytes, signed_in_client, staff_account_create
-from tipline.storage import local as storage_module
 from tipline.audit import COMMAND_LINE_ACTOR
 from tipline.intake.cache import MemoryFileCache, UnsafeCacheFolder
 from tipline.keyring import pipeline_key_ensure, pipeline_private_key
@@ -50,6 +49,7 @@ from tipline.storage import (
     spool_name_of,
     write_blob,
 )
+from tipline.storage import local as storage_module
 from tipline.worker.pipeline import attachment_process
 
 WINDOW_MINUTES = 60

@@ -91,6 +91,11 @@ class Action:
     # A new pipeline key replaced the old one, whose private half was destroyed.
     PIPELINE_KEY_ROTATED = "pipeline_key_rotated"
     FLOOD_DISCARDED = "flood_discarded"
+    # The conversation with a tip's source (tipline/conversation/): never the text.
+    # A source's own messages are not audited: an entry's exact time would date the visit.
+    REPLY_SENT = "reply_sent"
+    REPLY_DELETED = "reply_deleted"
+    CONVERSATION_CLOSED = "conversation_closed"
 
 
 def entry_hash(*, previous_hash: str, fields: dict[str, Any]) -> str:

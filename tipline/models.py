@@ -138,6 +138,12 @@ class Attachment(models.Model):
         DONE = "done", _("Processed")
         FAILED = "failed", _("Processing failed")
 
+    class SafeCopy(models.TextChoices):
+        NONE = "", _("No safe copy")
+        PENDING = "pending", _("Safe copy being made")
+        DONE = "done", _("Safe copy ready")
+        FAILED = "failed", _("Safe copy could not be made")
+
     tip = models.ForeignKey(Tip, on_delete=models.CASCADE, related_name="attachments")
     key_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     position = models.PositiveSmallIntegerField()
@@ -156,12 +162,35 @@ class Attachment(models.Model):
     # A small encrypted JPEG made by the worker from the cleaned picture.
     thumbnail_blob = models.CharField(max_length=255, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # Sent later by the source through the conversation (tipline/conversation/):
+    # its objects are under the conversation key, not the tip key (tipline/sealed.py).
+    sent_later = models.BooleanField(default=False)
+    # The safe copy of a document or picture (tipline/worker/safe_copy.py): its
+    # pages as images rebuilt into a new PDF, made in a sandbox. Both blobs
+    # encrypted; the page index and the OCR text sealed in one column.
+    safe_copy = models.CharField(
+        max_length=8, choices=SafeCopy.choices, blank=True, default=SafeCopy.NONE
+    )
+    safe_pdf_blob = models.CharField(max_length=255, blank=True)
+    safe_pages_blob = models.CharField(max_length=255, blank=True)
+    safe_text_sealed = models.BinaryField(null=True, blank=True)
 
     class Meta:
         ordering = ["tip_id", "position"]
         constraints = [
             models.UniqueConstraint(fields=["tip", "position"], name="one_attachment_per_position")
         ]
+
+
+# Every column of an attachment that names a blob: the purge deletes them all, and
+# the sweep never takes a blob one of them names for an orphan.
+ATTACHMENT_BLOB_FIELDS = (
+    "raw_blob",
+    "clean_blob",
+    "thumbnail_blob",
+    "safe_pdf_blob",
+    "safe_pages_blob",
+)
 
 
 class PendingUpload(models.Model):
@@ -344,3 +373,48 @@ class RetentionPolicy(models.Model):
 
     def days_for(self, status: str) -> int:
         return int(self.status_days.get(status, self.default_days))
+
+
+# --- Sources come back (tipline/conversation/, docs/crypto.md "Sources come back") -------
+
+
+class Conversation(models.Model):
+    """A tip's way back to its source: the source's public key and the conversation key.
+
+    Nothing here opens anything by itself. ``lookup`` is a keyed hash of the
+    normalised receipt passphrase (the key is not in the database); the
+    source's private key is derived from the passphrase at each visit and
+    never stored. The conversation key (messages both ways, files sent later)
+    is kept twice: wrapped to the source's key, and sealed under the tip key
+    for the tip's readers. The source never holds the tip key.
+    """
+
+    tip = models.OneToOneField(Tip, on_delete=models.CASCADE, related_name="conversation")
+    lookup = models.CharField(max_length=64, unique=True)
+    salt = models.BinaryField()
+    public_key = models.BinaryField()
+    key_for_source = models.BinaryField()
+    key_for_readers = models.BinaryField()
+    # Closed by an editor: the source reads, but sends nothing more.
+    closed = models.BooleanField(default=False)
+    # The source wrote since an editor last opened the tip.
+    unread = models.BooleanField(default=False)
+
+
+class Message(models.Model):
+    """One entry of a conversation, sealed under the conversation key. Dated to the day only."""
+
+    class Author(models.TextChoices):
+        SOURCE = "source", _("Source")
+        EDITOR = "editor", _("Editor")
+
+    tip = models.ForeignKey(Tip, on_delete=models.CASCADE, related_name="messages")
+    key_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    author = models.CharField(max_length=8, choices=Author.choices)
+    written_on = models.DateField()
+    body_sealed = models.BinaryField()
+    # Files the source sent with this message (Attachment.sent_later), for the pages.
+    file_count = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["id"]

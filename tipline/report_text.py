@@ -73,6 +73,15 @@ NOTES = {
     "changes_accepted": _("Tracked changes were accepted: deleted text is gone."),
     "remuxed": _("Sound and pictures were copied without re-encoding."),
     "embedded_dropped": _("Embedded objects that could not be cleaned were removed."),
+    "tracking_dots_masked": _(
+        "Yellow printer tracking dots were found on this printed page and covered over. "
+        "Other printer marks may remain: check before publishing."
+    ),
+    "tracking_dots_possible": _(
+        "This looks like a printed page. Printers can hide tiny yellow tracking dots "
+        "that identify the printer; none could be found and removed here. "
+        "Check before publishing."
+    ),
 }
 FAMILY_DAMAGED = {
     "image": _("Damaged image, stored unchanged and not shown"),

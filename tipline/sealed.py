@@ -28,7 +28,7 @@ from tipline.crypto import (
     open_secret,
     seal_secret,
 )
-from tipline.models import Attachment, EditorNote, PendingUpload, Tip
+from tipline.models import Attachment, Conversation, EditorNote, Message, PendingUpload, Tip
 from tipline.sanitize import Report
 from tipline.storage import (
     new_blob_name,
@@ -49,10 +49,21 @@ class Part(enum.StrEnum):
     CLEAN = "clean"  # blob: the cleaned file (the original when it could not be cleaned)
     THUMBNAIL = "thumbnail"  # blob: a small JPEG made from a cleaned picture
     EDITOR_NOTE = "editor-note"  # an editor's internal note (EditorNote.body_sealed)
+    # Sources come back (tipline/conversation/): the conversation key, sealed under
+    # the tip key for the readers (Conversation.key_for_readers), and each message
+    # both ways, sealed under the conversation key (Message.body_sealed).
+    CONVERSATION_KEY = "conversation-key"
+    MESSAGE = "message"
+    # A file's safe copy (tipline/worker/safe_copy.py): the new image-only PDF
+    # (blob), its pages as JPEGs one after the other (blob), and where each page
+    # lies in that blob with its OCR text (Attachment.safe_text_sealed).
+    SAFE_PDF = "safe-pdf"
+    SAFE_PAGES = "safe-pages"
+    SAFE_TEXT = "safe-text"
 
 
 # The parts stored as blobs; each is also the blob name's first folder.
-BLOB_PARTS = (Part.RAW, Part.CLEAN, Part.THUMBNAIL)
+BLOB_PARTS = (Part.RAW, Part.CLEAN, Part.THUMBNAIL, Part.SAFE_PDF, Part.SAFE_PAGES)
 
 
 # --- Identities ---------------------------------------------------------------------
@@ -72,6 +83,25 @@ def attachment_object_id(attachment: Attachment, part: Part) -> str:
     return file_object_id(
         tip_key_id=attachment.tip.key_id, file_key_id=attachment.key_id, part=part
     )
+
+
+def attachment_key(attachment: Attachment, *, tip_key: bytes) -> bytes:
+    """The key a file's objects are under: the tip key, or for a file the source sent
+    later, the conversation key (opened with the tip key). Callers pass the tip key.
+
+    The one exception is the worker: once the tip's own files are done, the
+    pipeline's grant holds the conversation key itself (the source, who sends
+    the later files, never holds the tip key; docs/crypto.md). A key that does
+    not open the conversation key is then taken as the conversation key: the
+    AEAD tells the two apart, and a wrong key still opens nothing.
+    """
+    if not attachment.sent_later:
+        return tip_key
+    conversation = Conversation.objects.get(tip_id=attachment.tip_id)
+    try:
+        return conversation_key_open(conversation, tip_key=tip_key)
+    except DecryptionError:
+        return tip_key
 
 
 def editor_note_object_id(note: EditorNote) -> str:
@@ -103,6 +133,8 @@ def tip_content_open(tip: Tip, *, tip_key: bytes) -> TipContent:
 
 
 def attachment_name_seal(attachment: Attachment, name: str, *, tip_key: bytes) -> None:
+    """Seal a file's name. ``tip_key`` is the key of the file's objects: the tip
+    key, or the conversation key for a file sent later (its row is being made)."""
     attachment.name_sealed = encrypt_bytes(
         name.encode("utf-8"), tip_key=tip_key, object_id=attachment_object_id(attachment, Part.NAME)
     )
@@ -111,7 +143,7 @@ def attachment_name_seal(attachment: Attachment, name: str, *, tip_key: bytes) -
 def attachment_name_open(attachment: Attachment, *, tip_key: bytes) -> str:
     name = decrypt_bytes(
         bytes(attachment.name_sealed),
-        tip_key=tip_key,
+        tip_key=attachment_key(attachment, tip_key=tip_key),
         object_id=attachment_object_id(attachment, Part.NAME),
     )
     return name.decode("utf-8", "replace")
@@ -120,7 +152,9 @@ def attachment_name_open(attachment: Attachment, *, tip_key: bytes) -> str:
 def attachment_report_seal(attachment: Attachment, report: Report, *, tip_key: bytes) -> None:
     document = json.dumps(report.to_dict(), ensure_ascii=False).encode("utf-8")
     attachment.report_sealed = encrypt_bytes(
-        document, tip_key=tip_key, object_id=attachment_object_id(attachment, Part.REPORT)
+        document,
+        tip_key=attachment_key(attachment, tip_key=tip_key),
+        object_id=attachment_object_id(attachment, Part.REPORT),
     )
 
 
@@ -130,7 +164,7 @@ def attachment_report_open(attachment: Attachment, *, tip_key: bytes) -> Report 
         return None
     document = decrypt_bytes(
         bytes(attachment.report_sealed),
-        tip_key=tip_key,
+        tip_key=attachment_key(attachment, tip_key=tip_key),
         object_id=attachment_object_id(attachment, Part.REPORT),
     )
     return Report.from_dict(json.loads(document))
@@ -192,6 +226,8 @@ def attachment_blob_name(attachment: Attachment, part: Part) -> str:
         Part.RAW: attachment.raw_blob,
         Part.CLEAN: attachment.clean_blob,
         Part.THUMBNAIL: attachment.thumbnail_blob,
+        Part.SAFE_PDF: attachment.safe_pdf_blob,
+        Part.SAFE_PAGES: attachment.safe_pages_blob,
     }
     return names[part]
 
@@ -200,7 +236,7 @@ def attachment_blob_open(attachment: Attachment, part: Part, *, tip_key: bytes) 
     """One of a file's blobs, decrypting as it is read (``with ... as reader:``)."""
     return OpenBlob(
         attachment_blob_name(attachment, part),
-        tip_key=tip_key,
+        tip_key=attachment_key(attachment, tip_key=tip_key),
         object_id=attachment_object_id(attachment, part),
     )
 
@@ -256,7 +292,7 @@ def attachment_blob_write(attachment: Attachment, part: Part, *, tip_key: bytes)
     """Write (or rewrite, on a retry) the file's blob of ``part`` under its recorded name."""
     return BlobWriter(
         attachment_blob_name(attachment, part),
-        tip_key=tip_key,
+        tip_key=attachment_key(attachment, tip_key=tip_key),
         object_id=attachment_object_id(attachment, part),
     )
 
@@ -264,7 +300,9 @@ def attachment_blob_write(attachment: Attachment, part: Part, *, tip_key: bytes)
 def attachment_thumbnail_write(attachment: Attachment, jpeg: bytes, *, tip_key: bytes) -> None:
     """Store the thumbnail under the name recorded on the attachment (sealed whole: it is small)."""
     sealed = encrypt_bytes(
-        jpeg, tip_key=tip_key, object_id=attachment_object_id(attachment, Part.THUMBNAIL)
+        jpeg,
+        tip_key=attachment_key(attachment, tip_key=tip_key),
+        object_id=attachment_object_id(attachment, Part.THUMBNAIL),
     )
     write_blob(attachment.thumbnail_blob, sealed)
 
@@ -344,9 +382,88 @@ def pending_stream_resume(
     )
 
 
+class SafePage(TypedDict):
+    offset: int  # where the page's JPEG begins in the pages blob
+    length: int
+    width: int
+    height: int
+    text: str  # what OCR read on it ("" without OCR)
+
+
+def attachment_safe_text_seal(
+    attachment: Attachment, pages: Sequence[SafePage], *, tip_key: bytes
+) -> None:
+    """The safe copy's page index and OCR text, sealed (``Attachment.safe_text_sealed``)."""
+    document = json.dumps({"pages": list(pages)}, ensure_ascii=False).encode("utf-8")
+    attachment.safe_text_sealed = encrypt_bytes(
+        document,
+        tip_key=attachment_key(attachment, tip_key=tip_key),
+        object_id=attachment_object_id(attachment, Part.SAFE_TEXT),
+    )
+
+
+def attachment_safe_text_open(attachment: Attachment, *, tip_key: bytes) -> list[SafePage]:
+    """The safe copy's pages (empty when there is none)."""
+    if not attachment.safe_text_sealed:
+        return []
+    document = decrypt_bytes(
+        bytes(attachment.safe_text_sealed),
+        tip_key=attachment_key(attachment, tip_key=tip_key),
+        object_id=attachment_object_id(attachment, Part.SAFE_TEXT),
+    )
+    return list(json.loads(document)["pages"])
+
+
 def attachment_thumbnail_open(attachment: Attachment, *, tip_key: bytes) -> bytes:
     return decrypt_bytes(
         read_blob(attachment.thumbnail_blob),
-        tip_key=tip_key,
+        tip_key=attachment_key(attachment, tip_key=tip_key),
         object_id=attachment_object_id(attachment, Part.THUMBNAIL),
     )
+
+
+# --- Sources come back (tipline/conversation/, docs/crypto.md) ----------------------------
+#
+# The conversation key is a random key of its own: the source holds it (wrapped
+# to the source's key), the tip's readers reach it through the tip key. It opens
+# the messages both ways and the files the source sent later, and nothing else:
+# never the tip key, so never the editors' notes.
+
+
+def conversation_key_seal(*, tip: Tip, tip_key: bytes, conversation_key: bytes) -> bytes:
+    """The conversation key sealed under the tip key (``Conversation.key_for_readers``)."""
+    object_id = tip_object_id(tip.key_id, Part.CONVERSATION_KEY)
+    return encrypt_bytes(conversation_key, tip_key=tip_key, object_id=object_id)
+
+
+def conversation_key_open(conversation: Conversation, *, tip_key: bytes) -> bytes:
+    """The conversation key, for a reader holding the tip key."""
+    tip_key_id = Tip.objects.values_list("key_id", flat=True).get(pk=conversation.tip_id)
+    return decrypt_bytes(
+        bytes(conversation.key_for_readers),
+        tip_key=tip_key,
+        object_id=tip_object_id(tip_key_id, Part.CONVERSATION_KEY),
+    )
+
+
+def message_object_id(message: Message, *, tip_key_id: uuid.UUID) -> str:
+    return tip_object_id(tip_key_id, Part.MESSAGE, str(message.key_id))
+
+
+def message_seal(
+    message: Message, body: str, *, tip_key_id: uuid.UUID, conversation_key: bytes
+) -> None:
+    message.body_sealed = encrypt_bytes(
+        body.encode("utf-8"),
+        tip_key=conversation_key,
+        object_id=message_object_id(message, tip_key_id=tip_key_id),
+    )
+
+
+def message_open(message: Message, *, tip_key_id: uuid.UUID, conversation_key: bytes) -> str:
+    body = decrypt_bytes(
+        bytes(message.body_sealed),
+        tip_key=conversation_key,
+        object_id=message_object_id(message, tip_key_id=tip_key_id),
+    )
+    return body.decode("utf-8", "replace")

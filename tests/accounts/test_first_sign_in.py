@@ -23,6 +23,7 @@ from tests.accounts.enrol_support import (
     sign_in,
     sign_in_code_from,
 )
+from tests.route_samples import route_filled
 from tests.triage.helpers import english_client, send_tip, totp_code
 from tipline.accounts.selectors import editor_key
 from tipline.accounts.session import SESSION_KEY_COOKIE
@@ -61,11 +62,7 @@ def staff_urls() -> list[tuple[str, str]]:
         if isinstance(entry, URLResolver) and entry.namespace == "staff":
             for pattern in entry.url_patterns:
                 assert isinstance(pattern, URLPattern)
-                route = str(pattern.pattern)
-                for placeholder in ("<str:reference>", "<int:number>", "<int:recipient_id>"):
-                    route = route.replace(placeholder, "1")
-                route = route.replace("<int:user_id>", "1")
-                assert "<" not in route, route
+                route = route_filled(str(pattern.pattern), {"<str:reference>": "1"})
                 found.append((pattern.name, "/staff/" + route))
     return found
 

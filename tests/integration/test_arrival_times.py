@@ -25,7 +25,6 @@ from tests.conftest import RecoveryKey
 from tests.http_client import Browser
 from tests.integration.conftest import empty_bucket, s3_client, wait_until
 from tests.triage.helpers import jpeg_bytes
-from tipline.storage import s3 as storage_module
 from tipline.crypto import DecryptingReader
 from tipline.keyring import tip_key_unwrap
 from tipline.models import Attachment, Grant, RecipientKey, Tip
@@ -38,6 +37,7 @@ from tipline.storage import (
     spool_name_of,
     write_blob,
 )
+from tipline.storage import s3 as storage_module
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

@@ -131,6 +131,18 @@ STANDARD_ICC = {
 }
 HARMLESS = {
     "ExifTool": {"ExifToolVersion"},
+    # The SVG root's own attributes and the drawing's <title>: content, not metadata.
+    "SVG": {
+        "Xmlns",
+        "ImageWidth",
+        "ImageHeight",
+        "ID",
+        "SVGVersion",
+        "Style",
+        "ViewBox",
+        "TitleId",
+        "Title",
+    },
     "File": {
         "FileType",
         "FileTypeExtension",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -145,4 +146,9 @@ def test_production_scratch_file(tmp_path: Path, kind: str) -> None:
     }[kind]()
     plain_report, plain = clean(data)
     report, output = clean(data, scratch_factory=EncryptedScratchFile)
-    assert report == plain_report and output == plain
+    # A cleaned PDF gets a random trailer /ID (test_leak_marks.py): the rest is identical.
+    assert report == plain_report and _without_pdf_id(output) == _without_pdf_id(plain)
+
+
+def _without_pdf_id(data: bytes) -> bytes:
+    return re.sub(rb"/ID ?\[ ?<[0-9a-fA-F]*> ?<[0-9a-fA-F]*> ?\]", b"/ID []", data)

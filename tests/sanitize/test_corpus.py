@@ -41,12 +41,11 @@ EXPECTED_NOT_CLEANED = {
     "mat2/dirty.css": UNSUPPORTED,
     "mat2/dirty.html": UNSUPPORTED,
     "mat2/dirty.txt": UNSUPPORTED,
-    "mat2/dirty.svg": UNSUPPORTED,
-    "mat2/weird.svg": UNSUPPORTED,
     "mat2/dirty.torrent": UNSUPPORTED,
     "mat2/dirty.epub": UNSUPPORTED,
     "mat2/dirty.jxl": UNSUPPORTED,  # Pillow 13 cannot read JPEG XL here
     # Genuinely malformed: damaged, stored unchanged and not shown.
+    "mat2/weird.svg": ("damaged", "bad_structure"),  # its root is not in SVG's namespace
     "mat2/broken_xml_content_types.docx": ("damaged", "bad_xml"),
     "mat2/malformed_content_types.docx": ("damaged", "bad_structure"),
     "mat2/no_content_types.docx": ("damaged", "bad_structure"),

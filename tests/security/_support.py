@@ -16,6 +16,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils.translation import override
 
 from tests.http_client import TOKEN_FIELD
+from tests.route_samples import route_filled
 from tests.triage.helpers import StaffAccount, english_client
 
 # --- Headers pinned on every response -------------------------------------------------------
@@ -133,10 +134,7 @@ def site_routes() -> list[Route]:
 
 
 def fill(route: str, values: dict[str, str]) -> str:
-    for placeholder, value in values.items():
-        route = route.replace(placeholder, value)
-    assert "<" not in route, f"add a sample value for {route}"
-    return route
+    return route_filled(route, values)
 
 
 def form_posts(response) -> list[str]:
@@ -225,7 +223,6 @@ def placeholder_values(tip, editor: StaffAccount) -> dict[str, str]:
     recipient = RecipientKey.objects.get(user=editor.user, kind="editor")
     return {
         "<str:reference>": tip.reference,
-        "<int:number>": "1",
         "<int:recipient_id>": str(recipient.pk),
         "<int:user_id>": str(editor.user.pk),
     }

@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from tests.route_samples import route_filled
 from tests.triage.helpers import signed_in_client
 from tipline.models import Grant, RecipientKey, Tip
 
@@ -36,14 +37,10 @@ def staff_patterns() -> list[tuple[str, str, object]]:
 def url_for(route: str, tip: Tip, recipient_id: int, user_id: int) -> str:
     values = {
         "<str:reference>": tip.reference,
-        "<int:number>": "1",
         "<int:recipient_id>": str(recipient_id),
         "<int:user_id>": str(user_id),
     }
-    for placeholder, value in values.items():
-        route = route.replace(placeholder, value)
-    assert "<" not in route, f"add a sample value for {route}"
-    return "/staff/" + route
+    return "/staff/" + route_filled(route, values)
 
 
 def test_the_resolver_lists_the_staff_pages():

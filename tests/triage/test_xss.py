@@ -19,6 +19,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils.html import escape
 
+from tests.route_samples import route_filled
 from tests.triage.helpers import UNSANITIZED_BYTES, jpeg_bytes, send_tip, signed_in_client
 from tipline.crypto import EncryptingWriter, encrypt_bytes, new_tip_key
 from tipline.intake.services import tip_create
@@ -302,10 +303,7 @@ def _staff_routes() -> list[tuple[str, str]]:
 
 
 def _fill(route: str, values: dict[str, str]) -> str:
-    for placeholder, value in values.items():
-        route = route.replace(placeholder, value)
-    assert "<" not in route, f"add a sample value for {route}"
-    return "/staff/" + route
+    return "/staff/" + route_filled(route, values)
 
 
 def assert_page_csp(response) -> None:

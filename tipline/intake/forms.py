@@ -59,3 +59,24 @@ class TipForm(forms.Form):
 
     def is_blank(self) -> bool:
         return not self.cleaned_data.get("note") and not self.cleaned_data.get("links")
+
+
+class ComeBackForm(forms.Form):
+    """The receipt passphrase. No length limit here: a long one is cut, not refused, so
+    every answer takes the time of a real check (tipline/conversation/passphrase.py)."""
+
+    passphrase = forms.CharField(
+        label=_("Your receipt passphrase"),
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "off", "spellcheck": "false"}),
+    )
+
+
+class SourceMessageForm(forms.Form):
+    # Not required: files alone may be sent (the view asks for one or the other).
+    message = forms.CharField(
+        label=_("Your message"),
+        required=False,
+        max_length=20_000,
+        widget=forms.Textarea(attrs={"rows": 6}),
+    )

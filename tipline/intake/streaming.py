@@ -38,6 +38,7 @@ from django.utils.http import parse_header_parameters
 
 from tipline.intake.multipart import StreamedForm
 from tipline.intake.reserve import storage_reserve_refuses
+from tipline.intake.upload import EncryptingUploadHandler
 from tipline.intake.views import MULTIPART_ALLOWANCE
 from tipline.keyring import tipline_is_open
 
@@ -96,11 +97,22 @@ def _open_checked() -> bool:
 
 
 class StreamingIntake:
-    """The ASGI application for ``POST /<lang>/send/``."""
+    """The ASGI application for ``POST /<lang>/send/`` (and, with ``handler_for``, for
+    ``POST /<lang>/conversation/``, whose files go under the visit's key)."""
 
-    def __init__(self, *, django: DjangoStep, blob_io: BlobIO, plain: ASGIApp) -> None:
+    def __init__(
+        self,
+        *,
+        django: DjangoStep,
+        blob_io: BlobIO,
+        plain: ASGIApp,
+        handler_for: Callable[[str], EncryptingUploadHandler | None] | None = None,
+    ) -> None:
         self._django = django
         self._blob_io = blob_io
+        # The handler the body's files go through, from the request's cookies,
+        # decided before the body is read; None from it: the view says no unread.
+        self._handler_for = handler_for
         # Not a multipart body (no browser sends the form any other way): read
         # it as every other request is, small and capped, and let the view say no.
         self._plain = plain
@@ -116,11 +128,20 @@ class StreamingIntake:
             # The view refuses it again with its own page; the body is never read.
             await self._django(scope, receive, send, body_complete=False)
             return
+        handler = None
+        if self._handler_for is not None:
+            cookies = header(scope, b"cookie") or ""
+            handler = await self._django.run(scope, self._handler_for, cookies)
+            if handler is None:
+                await self._django(scope, receive, send, body_complete=False)
+                return
         upload = StreamedForm(
             # Django's parser refuses a Content-Type that is not ASCII too.
             boundary=params.get("boundary") if content_type.isascii() else None,
             blob_io=self._blob_io,
         )
+        if handler is not None:
+            upload.handler = handler  # nothing was fed yet: every file goes through it
         try:
             arrived = await upload.receive_all(receive)
         except BaseException:

@@ -15,6 +15,7 @@ from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from tipline.conversation.services import conversation_start
 from tipline.csrf import csrf_protect
 from tipline.intake import form_token, resumable
 from tipline.intake.flood import tip_arrived_in_flood
@@ -199,7 +200,10 @@ def _store(
         raise
     handler.committed = True
     files = received_files_summary(tip=tip, tip_key=handler.tip_key)
-    return render(request, "source/received.html", {"files": files})
+    passphrase = conversation_start(
+        tip=tip, tip_key=handler.tip_key, language=request.LANGUAGE_CODE
+    )
+    return render(request, "source/received.html", {"files": files, "passphrase": passphrase})
 
 
 def _already_received(request: HttpRequest) -> HttpResponse:

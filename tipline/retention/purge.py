@@ -43,7 +43,17 @@ from django.utils import timezone
 # RETENTION_ACTOR, the audit log's name for what the policy does, is imported
 # from here by the other retention modules.
 from tipline.audit import RETENTION_ACTOR, Action, NewEntry, audit_record_many
-from tipline.models import Attachment, EditorNote, Grant, GrantRevocation, RetentionPolicy, Tip
+from tipline.models import (
+    ATTACHMENT_BLOB_FIELDS,
+    Attachment,
+    Conversation,
+    EditorNote,
+    Grant,
+    GrantRevocation,
+    Message,
+    RetentionPolicy,
+    Tip,
+)
 from tipline.pipeline_key import deleted_grants_scrub
 from tipline.retention.policy import expired_tips, tip_deletion_date
 from tipline.storage import delete_blob
@@ -54,7 +64,15 @@ logger = logging.getLogger(__name__)
 # (one DELETE each, instead of Django's collector loading every tip row). A
 # test checks that this names every relation of ``Tip``; a relation missing
 # here would make the step's transaction fail on the foreign key, not leave rows.
-_TIP_CHILDREN = (Tip.tags.through, EditorNote, Attachment, Grant, GrantRevocation)
+_TIP_CHILDREN = (
+    Tip.tags.through,
+    EditorNote,
+    Attachment,
+    Grant,
+    GrantRevocation,
+    Message,
+    Conversation,
+)
 
 
 class _IdIn(Lookup):
@@ -221,6 +239,8 @@ def _tips_shred(*, tip_ids: list[int], today: date, policy: RetentionPolicy) -> 
     starting = [pk for pk, _status, purging in rows if not purging]
     Tip.objects.filter(_in("pk", starting)).update(purging=True)
     Grant.objects.filter(_in("tip_id", [row[0] for row in rows])).delete()
+    # The source's key goes with the grants: from now on their passphrase opens nothing.
+    Conversation.objects.filter(_in("tip_id", [row[0] for row in rows])).delete()
     return {
         pk: {"purge": "finished"} if purging else {"policy": f"{status}:{policy.days_for(status)}"}
         for pk, status, purging in rows
@@ -230,7 +250,7 @@ def _tips_shred(*, tip_ids: list[int], today: date, policy: RetentionPolicy) -> 
 def _tip_blob_names(*, tip_ids: list[int]) -> list[tuple[int, str]]:
     """Every blob of every file of these tips, with its tip, in one query."""
     rows = Attachment.objects.filter(_in("tip_id", tip_ids)).values_list(
-        "tip_id", "raw_blob", "clean_blob", "thumbnail_blob"
+        "tip_id", *ATTACHMENT_BLOB_FIELDS
     )
     return [(tip_id, name) for tip_id, *names in rows for name in names if name]
 

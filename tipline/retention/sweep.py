@@ -32,7 +32,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from tipline.audit import Action, audit_record
-from tipline.models import Attachment, PendingUpload
+from tipline.models import ATTACHMENT_BLOB_FIELDS, Attachment, PendingUpload
 from tipline.retention.purge import RETENTION_ACTOR
 from tipline.storage import delete_blob, interrupted_uploads_abort, stored_blobs
 
@@ -112,12 +112,29 @@ def _abandoned_files_fail(*, cutoff: datetime, summary: SweepSummary) -> None:
     for attachment in tried:
         if _attachment_give_up(attachment, summary=summary):
             summary.files_failed += 1
+    _abandoned_safe_copies_fail(cutoff=cutoff)
+
+
+def _abandoned_safe_copies_fail(*, cutoff: datetime) -> None:
+    """Safe copies whose task was lost: "could not be made", so the pipeline's grant can go."""
+    from tipline.worker.pipeline import tip_pipeline_finish
+    from tipline.worker.safe_copy import attachment_safe_copy_give_up
+
+    stuck = Attachment.objects.filter(
+        safe_copy=Attachment.SafeCopy.PENDING,
+        tip__received_on__lte=cutoff - _arrival_window(),
+        tip__purging=False,
+    )
+    for attachment in list(stuck.select_related("tip").order_by("pk")):
+        attachment_safe_copy_give_up(attachment)
+        tip_pipeline_finish(tip=attachment.tip)
 
 
 def _attachment_give_up(attachment: Attachment, *, summary: SweepSummary) -> bool:
     from tipline.worker.pipeline import tip_pipeline_finish
 
     blobs = [attachment.raw_blob, attachment.clean_blob, attachment.thumbnail_blob]
+    blobs += [attachment.safe_pdf_blob, attachment.safe_pages_blob]
     # The row lets go of the names first, and only if the file is still waiting
     # (a late retry may just have finished it). A blob the storage then refuses
     # is an orphan, which the second half of the sweep retries: a row never
@@ -125,7 +142,11 @@ def _attachment_give_up(attachment: Attachment, *, summary: SweepSummary) -> boo
     with transaction.atomic():
         changed = Attachment.objects.filter(
             pk=attachment.pk, state=Attachment.State.RECEIVED
-        ).update(state=Attachment.State.FAILED, raw_blob="", clean_blob="", thumbnail_blob="")
+        ).update(
+            state=Attachment.State.FAILED,
+            **dict.fromkeys(ATTACHMENT_BLOB_FIELDS, ""),
+            safe_copy=Attachment.SafeCopy.NONE,
+        )
     if not changed:
         return False
     for name in blobs:
@@ -164,9 +185,10 @@ def _interrupted_uploads_abort(*, cutoff: datetime, summary: SweepSummary) -> No
 
 def _unreferenced_delete(names: list[str], *, summary: SweepSummary) -> None:
     referenced: set[str] = set()
-    rows = Attachment.objects.filter(
-        Q(raw_blob__in=names) | Q(clean_blob__in=names) | Q(thumbnail_blob__in=names)
-    ).values_list("raw_blob", "clean_blob", "thumbnail_blob")
+    named = Q()
+    for field in ATTACHMENT_BLOB_FIELDS:
+        named |= Q(**{f"{field}__in": names})
+    rows = Attachment.objects.filter(named).values_list(*ATTACHMENT_BLOB_FIELDS)
     for row in rows:
         referenced.update(row)
     # A finished upload sent ahead, waiting for its form: swept with its row, not before.

@@ -103,6 +103,14 @@ def handler_for(mime: str) -> Handler | None:
         from .pdf import sanitize_pdf
 
         return sanitize_pdf
+    if mime == "image/svg+xml":
+        from .svg import sanitize_svg
+
+        return sanitize_svg
+    if mime == "application/rtf":
+        from .rtf import sanitize_rtf
+
+        return sanitize_rtf
     if mime.startswith("application/vnd.openxmlformats-officedocument."):
         from .ooxml import sanitize_ooxml
 

@@ -29,6 +29,7 @@ from .heif import NotLossless, rebuild
 from .icc import sanitize_icc
 from .limits import Damaged, LimitExceeded, Unsupported, check_pixels
 from .report import Report, SanitizeStatus
+from .tracking_dots import MASKED, POSSIBLE, inspect, note
 
 pillow_heif.register_heif_opener(thumbnails=True, depth_images=True, aux_images=True)
 
@@ -149,15 +150,15 @@ def _sanitize(src: BinaryIO, dst: BinaryIO, ctx: Context) -> Report:
         if stream_size(src) > declared >= 26:
             report.add("trailing_data")
         im.load()
-        _fresh(im).save(dst, format="BMP")
-        report.note("lossless")
+        _without_dots(_fresh(im), ctx, report).save(dst, format="BMP")
+        _lossless(report)
     elif mime == "image/x-portable-anymap":
         src.seek(0)
         if b"#" in src.read(1024).split(b"\n255", 1)[0]:
             report.add("comments")
         im.load()
-        _fresh(im).save(dst, format="PPM")
-        report.note("lossless")
+        _without_dots(_fresh(im), ctx, report).save(dst, format="PPM")
+        _lossless(report)
     else:
         _reencode(im, dst, ctx, report, icc)
     return report
@@ -177,6 +178,11 @@ def _lossless_heif(
             check.load()  # the result must decode, to the same size
             if check.size != size:
                 return None
+            if ctx.depth == 0:  # a page with tracking dots is re-encoded with them masked
+                found = inspect(check)
+                if found.masked is not None:
+                    return None
+                note(report, found)
         except (
             NotLossless,
             Damaged,
@@ -196,6 +202,27 @@ def _lossless_heif(
         attempt.close()
     report.note("lossless")
     return report
+
+
+def _without_dots(im: Image.Image, ctx: Context, report: Report) -> Image.Image:
+    """The pixels to write: printer tracking dots masked when a printed page has them.
+
+    Pictures inside documents are not checked (``ctx.depth``); see tracking_dots.py.
+    """
+    if ctx.depth > 0:
+        return im
+    try:
+        found = inspect(im)
+    except MemoryError:  # detection could not run; the picture itself is fine
+        report.note(POSSIBLE)
+        return im
+    note(report, found)
+    return found.masked or im
+
+
+def _lossless(report: Report) -> None:
+    if MASKED not in report.notes:
+        report.note("lossless")
 
 
 def _fresh(im: Image.Image) -> Image.Image:
@@ -252,7 +279,7 @@ def _reencode(
     # reader exposes it as an EXIF orientation instead.
     orientation = 1 if is_heif else _orientation(im)
     im.load()
-    clean = _upright(_fresh(im), orientation, report)
+    clean = _without_dots(_upright(_fresh(im), orientation, report), ctx, report)
     options: dict[str, Any] = {}
     if icc:
         options["icc_profile"] = icc
@@ -298,11 +325,12 @@ def _tiff(im: Image.Image, dst: BinaryIO, ctx: Context) -> Report:
         orientation = tags.get(274, 1)
         frame.load()
         if 274 in frame.tag_v2:  # older Pillow: not yet applied on load
-            pages.append(_upright(_fresh(frame), int(orientation or 1), report))
+            page = _upright(_fresh(frame), int(orientation or 1), report)
         else:  # Pillow >= 12 turns TIFF pictures the right way up when loading them
             if orientation in TRANSPOSE:
                 report.note("orientation_applied")
-            pages.append(_fresh(frame))
+            page = _fresh(frame)
+        pages.append(_without_dots(page, ctx, report))
         ctx.deadline.check()
     if not pages:
         raise Damaged("bad_structure", "TIFF without a full-size image")
@@ -312,5 +340,5 @@ def _tiff(im: Image.Image, dst: BinaryIO, ctx: Context) -> Report:
     if len(pages) > 1:
         options.update(save_all=True, append_images=pages[1:])
     pages[0].save(dst, format="TIFF", **options)
-    report.note("lossless")
+    _lossless(report)
     return report

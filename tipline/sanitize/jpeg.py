@@ -28,6 +28,7 @@ from .exif import minimal_exif, read_exif, report_exif
 from .icc import sanitize_icc
 from .limits import Damaged, LimitExceeded, check_pixels
 from .report import Report
+from .tracking_dots import lossless_or_masked
 
 SOI, EOI, SOS, COM = 0xD8, 0xD9, 0xDA, 0xFE
 APP0, APP1, APP2, APP13, APP14 = 0xE0, 0xE1, 0xE2, 0xED, 0xEE
@@ -42,6 +43,11 @@ XMP_IDS = (b"http://ns.adobe.com/xap/1.0/\x00", b"http://ns.adobe.com/xmp/extens
 
 
 def sanitize_jpeg(src: BinaryIO, dst: BinaryIO, ctx: Context) -> Report:
+    """Clean losslessly; a printed page with tracking dots is re-encoded with them masked."""
+    return lossless_or_masked(src, dst, ctx, _sanitize_jpeg_lossless, "JPEG")
+
+
+def _sanitize_jpeg_lossless(src: BinaryIO, dst: BinaryIO, ctx: Context) -> Report:
     report = ctx.new_report()
     clean_jpeg(src, dst, ctx, report)
     report.note("lossless")

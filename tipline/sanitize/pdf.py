@@ -4,8 +4,8 @@ then write a fresh file (never an incremental update).
 Removed: the document information dictionary (author, title, dates, producer),
 XMP metadata on the catalog and on every object (pages, images, fonts),
 PieceInfo application data, LastModified dates, earlier revisions (qpdf writes
-only objects reachable from the new trailer), the trailer /ID (replaced by one
-derived from the content), embedded files (EmbeddedFiles name tree,
+only objects reachable from the new trailer), the trailer /ID (replaced by a
+random one), embedded files (EmbeddedFiles name tree,
 FileAttachment annotations, /EF file specifications, portfolios), JavaScript
 and automatic or dangerous actions (OpenAction, AA, Names/JavaScript, XFA
 forms, Launch, SubmitForm, ImportData, GoToR/GoToE, Rendition, RichMedia, Movie,
@@ -25,6 +25,7 @@ compression bomb inside a stream is never inflated here.
 from __future__ import annotations
 
 import io
+import secrets
 from typing import BinaryIO
 
 import pikepdf
@@ -81,6 +82,7 @@ def sanitize_pdf(src: BinaryIO, dst: BinaryIO, ctx: Context) -> Report:
         with pdf:
             _check_limits(pdf, ctx)
             _clean(pdf, ctx, report)
+            _new_random_id(pdf, report)
             pdf.save(
                 dst,
                 deterministic_id=True,
@@ -93,6 +95,20 @@ def sanitize_pdf(src: BinaryIO, dst: BinaryIO, ctx: Context) -> Report:
     except pikepdf.PdfError as exc:
         raise Damaged("unreadable", "PDF could not be rewritten") from exc
     return report
+
+
+def _new_random_id(pdf: pikepdf.Pdf, report: Report) -> None:
+    """Replace the trailer /ID: its first half is kept by qpdf when saving, and a
+    document system's copy of the file carries the same one, so it links the two.
+
+    Random, never derived: qpdf's own non-deterministic ID hashes the time of
+    saving (it would date the cleaning). qpdf keeps the first half given here and
+    computes the second from the written content (``deterministic_id``).
+    """
+    if "/ID" in pdf.trailer:
+        report.add("document_id")
+    fresh = secrets.token_bytes(16)
+    pdf.trailer.ID = Array([pikepdf.String(fresh), pikepdf.String(fresh)])
 
 
 def _check_limits(pdf: pikepdf.Pdf, ctx: Context) -> None:

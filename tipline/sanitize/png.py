@@ -23,6 +23,7 @@ from .exif import minimal_exif, read_exif, report_exif
 from .icc import sanitize_icc
 from .limits import Damaged, LimitExceeded, check_pixels
 from .report import Report
+from .tracking_dots import lossless_or_masked
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 KEEP = {
@@ -69,6 +70,11 @@ MAX_CHUNK = 16 * 1024 * 1024  # for chunks we hold in memory
 
 
 def sanitize_png(src: BinaryIO, dst: BinaryIO, ctx: Context) -> Report:
+    """Clean losslessly; a printed page with tracking dots is re-encoded with them masked."""
+    return lossless_or_masked(src, dst, ctx, _sanitize_png_lossless, "PNG")
+
+
+def _sanitize_png_lossless(src: BinaryIO, dst: BinaryIO, ctx: Context) -> Report:
     report = ctx.new_report()
     r = Reader(src)
     if r.read(8) != SIGNATURE:

@@ -91,6 +91,7 @@ SIMPLE: list[tuple[bytes, FileKind]] = [
     (b"\x00\x00\x00\x0cJXL \r\n\x87\n", FileKind("image/jxl", "image", ".jxl")),
     (b"\x00\x00\x00\x0cjP  \r\n\x87\n", FileKind("image/jp2", "image", ".jp2")),
     (b"8BPS", FileKind("image/vnd.adobe.photoshop", "image", ".psd")),
+    (b"{\\rtf", FileKind("application/rtf", "office", ".rtf")),
 ]
 PNM = re.compile(rb"P([1-6])[ \t\r\n#]")
 PNM_EXT = {b"1": ".pbm", b"4": ".pbm", b"2": ".pgm", b"5": ".pgm", b"3": ".ppm", b"6": ".ppm"}

@@ -19,6 +19,7 @@ from .exif import minimal_exif, read_exif, report_exif
 from .icc import sanitize_icc
 from .limits import Damaged, LimitExceeded, check_pixels
 from .report import Report
+from .tracking_dots import lossless_or_masked
 
 FLAG_ICC, FLAG_ALPHA, FLAG_EXIF, FLAG_XMP, FLAG_ANIM = 0x20, 0x10, 0x08, 0x04, 0x02
 IMAGE = {b"VP8 ", b"VP8L", b"ALPH"}
@@ -27,6 +28,11 @@ MAX_FILE = 0xFFFFFFF0
 
 
 def sanitize_webp(src: BinaryIO, dst: BinaryIO, ctx: Context) -> Report:
+    """Clean losslessly; a printed page with tracking dots is re-encoded with them masked."""
+    return lossless_or_masked(src, dst, ctx, _sanitize_webp_lossless, "WEBP")
+
+
+def _sanitize_webp_lossless(src: BinaryIO, dst: BinaryIO, ctx: Context) -> Report:
     report = ctx.new_report()
     r = Reader(src)
     riff, size, webp = struct.unpack("<4sI4s", r.read(12))

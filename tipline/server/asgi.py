@@ -25,6 +25,7 @@ from typing import Any
 
 from django.conf import settings
 
+from tipline.intake.later_files import later_files_handler_for
 from tipline.intake.streaming import ASGIApp, StreamingIntake, content_length
 from tipline.server.bridge import DjangoBridge, refusal
 from tipline.server.limits import Capacity, RateGuard, Receive, Scope, Send
@@ -93,10 +94,19 @@ class Router:
         intake = StreamingIntake(
             django=self._django, blob_io=self._capacity.blob_io, plain=self.django
         )
+        # A source's message with files: the same intake, under the visit's key,
+        # resolved from the cookie before the body is read (tipline/intake/later_files.py).
+        later_files = StreamingIntake(
+            django=self._django,
+            blob_io=self._capacity.blob_io,
+            plain=self.django,
+            handler_for=later_files_handler_for,
+        )
         return [
             # The source form: read as it arrives, each file encrypted into its
             # blob chunk by chunk; Django renders the answer (tipline/intake/streaming.py).
             Route(frozenset({"POST"}), re.compile(rf"/(?:{languages})/send/"), intake),
+            Route(frozenset({"POST"}), re.compile(rf"/(?:{languages})/conversation/"), later_files),
             # Resumable uploads (tus), an ASGI application of their own in
             # tipline/intake/tus.py, loaded on first use. Its requests get the
             # rate guard like any other, and the Django bridge in their scope

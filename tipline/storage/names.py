@@ -10,15 +10,17 @@ from datetime import datetime
 # Every blob name is ``<kind>/<first two hex digits>/<32 hex digits>``. The sweep
 # only ever considers names of this shape, so nothing else in the storage (another
 # application's files in a shared bucket, an operator's notes) can be deleted.
-BLOB_KINDS = ("raw", "clean", "thumbnail")
-_BLOB_NAME = re.compile(r"^(?:raw|clean|thumbnail)/([0-9a-f]{2})/([0-9a-f]{32})$")
+# The safe copy's (tipline/worker/safe_copy.py): its PDF and its page images.
+BLOB_KINDS = ("raw", "clean", "thumbnail", "safe-pdf", "safe-pages")
+_KINDS = "|".join(BLOB_KINDS)
+_BLOB_NAME = re.compile(rf"^(?:{_KINDS})/([0-9a-f]{{2}})/([0-9a-f]{{32}})$")
 # Where every blob waits for its batch, ``spool/<kind>-<32 hex>``, and the batch's
 # markers ``spool/<kind>-<32 hex>.forget`` (delete the stored copy; the key
 # begins with the spool copy's, so one S3 listing finds both). One flat
 # folder: fan-out folders made at arrival would date it after the batch.
 SPOOL_PREFIX = "spool"
-_SPOOL_BLOB = re.compile(r"^spool/(raw|clean|thumbnail)-([0-9a-f]{32})$")
-_SPOOL_FORGET = re.compile(r"^spool/(raw|clean|thumbnail)-([0-9a-f]{32})\.forget$")
+_SPOOL_BLOB = re.compile(rf"^spool/({_KINDS})-([0-9a-f]{{32}})$")
+_SPOOL_FORGET = re.compile(rf"^spool/({_KINDS})-([0-9a-f]{{32}})\.forget$")
 # A local file being written: it takes its name only when complete (a batch never
 # moves half a blob). Left behind only by a killed process; the batch removes those.
 PARTIAL_PREFIX = ".partial-"

@@ -76,6 +76,13 @@ class InboxFilterForm(forms.Form):
         coerce=lambda value: value == "yes",
         empty_value=None,
     )
+    unread = forms.TypedChoiceField(
+        label=_("Messages"),
+        required=False,
+        choices=[("", _("Any")), ("yes", _("Unread messages from the source"))],
+        coerce=lambda value: value == "yes",
+        empty_value=None,
+    )
     received_from = forms.DateField(
         label=_("Received from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )

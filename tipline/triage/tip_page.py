@@ -12,9 +12,12 @@ from tipline.report_text import report_lines
 from tipline.retention.policy import tip_deletion_date
 from tipline.sanitize import SanitizeStatus
 from tipline.sealed import (
+    Part,
     TipContent,
+    attachment_blob_open,
     attachment_name_open,
     attachment_report_open,
+    attachment_safe_text_open,
     editor_note_open,
     tip_content_open,
 )
@@ -25,11 +28,19 @@ CLEANED = frozenset({SanitizeStatus.CLEANED, SanitizeStatus.CLEANED_REENCODED})
 
 
 @dataclass(frozen=True)
+class SafePageView:
+    number: int
+    text: str
+
+
+@dataclass(frozen=True)
 class FileView:
     attachment: Attachment
     name: str
     size: int
     report: list[str]
+    # The safe copy's pages (tipline/worker/safe_copy.py), once it is made.
+    safe_pages: tuple[SafePageView, ...] = ()
 
     @property
     def number(self) -> int:
@@ -50,6 +61,14 @@ class FileView:
     @property
     def downloadable(self) -> bool:
         return self.processed and bool(self.attachment.clean_blob)
+
+    @property
+    def safe_copy_pending(self) -> bool:
+        return self.attachment.safe_copy == Attachment.SafeCopy.PENDING
+
+    @property
+    def safe_copy_failed(self) -> bool:
+        return self.attachment.safe_copy == Attachment.SafeCopy.FAILED
 
 
 def attachment_is_cleaned(attachment: Attachment) -> bool:
@@ -83,6 +102,7 @@ def tip_page_build(tip: Tip, *, tip_key: bytes) -> TipPage:
             attachment_name_open(attachment, tip_key=tip_key),
             _shown_size(attachment),
             report_lines(attachment_report_open(attachment, tip_key=tip_key)),
+            _safe_pages(attachment, tip_key=tip_key),
         )
         for attachment in tip.attachments.all()
     ]
@@ -101,6 +121,24 @@ def tip_page_build(tip: Tip, *, tip_key: bytes) -> TipPage:
         .order_by("recipient__user__username")
     ]
     return TipPage(tip_content_open(tip, tip_key=tip_key), files, notes, readers)
+
+
+def _safe_pages(attachment: Attachment, *, tip_key: bytes) -> tuple[SafePageView, ...]:
+    if attachment.safe_copy != Attachment.SafeCopy.DONE:
+        return ()
+    pages = attachment_safe_text_open(attachment, tip_key=tip_key)
+    return tuple(SafePageView(number, page["text"]) for number, page in enumerate(pages, 1))
+
+
+def safe_page_read(attachment: Attachment, page: int, *, tip_key: bytes) -> bytes | None:
+    """The JPEG of the safe copy's page ``page`` (from 1), or None if there is no such page."""
+    pages = attachment_safe_text_open(attachment, tip_key=tip_key)
+    if not 1 <= page <= len(pages):
+        return None
+    entry = pages[page - 1]
+    with attachment_blob_open(attachment, Part.SAFE_PAGES, tip_key=tip_key) as reader:
+        reader.seek(entry["offset"])
+        return reader.read(entry["length"])
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,16 @@
 """The staff interface under /staff/. Each view module owns its patterns."""
 
-from tipline.triage.views import audit, auth, editors, files, inbox, recovery, retention, tip
+from tipline.triage.views import (
+    audit,
+    auth,
+    conversation,
+    editors,
+    files,
+    inbox,
+    recovery,
+    retention,
+    tip,
+)
 
 app_name = "staff"
 
@@ -8,6 +18,7 @@ urlpatterns = [
     *auth.urlpatterns,
     *inbox.urlpatterns,
     *tip.urlpatterns,
+    *conversation.urlpatterns,
     *files.urlpatterns,
     *editors.urlpatterns,
     *audit.urlpatterns,

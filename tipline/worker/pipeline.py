@@ -15,7 +15,9 @@ from __future__ import annotations
 import logging
 import threading
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 
 from tipline.crypto import DecryptionError, EncryptedScratchFile
 from tipline.models import Attachment, Grant, RecipientKey, Tip
@@ -28,6 +30,7 @@ from tipline.sealed import (
     attachment_report_seal,
 )
 from tipline.storage import blob_forget, new_blob_name
+from tipline.worker.safe_copy import attachment_safe_copy_make, safe_copy_kind
 from tipline.worker.thumbnails import attachment_thumbnail_forget, attachment_thumbnail_store
 
 logger = logging.getLogger(__name__)
@@ -47,6 +50,14 @@ def attachment_process(*, attachment_id: int) -> None:
         _clean_and_store(attachment)
     _forget_raw_blob(attachment)
     tip_pipeline_finish(tip=attachment.tip)
+
+
+def attachment_safe_copy_process(*, attachment_id: int) -> None:
+    """Make a file's safe copy, then drop the pipeline's grant if the tip is now all done."""
+    attachment_safe_copy_make(attachment_id=attachment_id)
+    tip = Tip.objects.filter(attachments__pk=attachment_id).first()
+    if tip is not None:
+        tip_pipeline_finish(tip=tip)
 
 
 def _record_clean_blob_name(attachment: Attachment) -> None:
@@ -95,7 +106,18 @@ def _mark_done(attachment: Attachment, *, tip_key: bytes, report: Report, stored
     attachment.mime_type = report.mime[:100]
     attachment.sanitize_status = str(report.status)
     attachment_report_seal(attachment, report, tip_key=tip_key)
+    if settings.TIPLINE_SAFE_COPIES and safe_copy_kind(report) is not None:
+        # Made by a task of its own, so a slow conversion does not hold the cleaning;
+        # the pipeline's grant stays until it is over (tip_pipeline_finish).
+        attachment.safe_copy = Attachment.SafeCopy.PENDING
+        _enqueue_safe_copy_on_commit(attachment.pk)
     attachment.save()
+
+
+def _enqueue_safe_copy_on_commit(attachment_id: int) -> None:
+    from tipline.worker.tasks import make_safe_copy
+
+    transaction.on_commit(lambda: make_safe_copy.delay(attachment_id), robust=True)
 
 
 def _mark_failed(attachment: Attachment) -> None:
@@ -118,9 +140,11 @@ def _forget_raw_blob(attachment: Attachment) -> None:
 
 @transaction.atomic
 def tip_pipeline_finish(*, tip: Tip) -> bool:
-    """Drop the pipeline's grant once every file of the tip is processed."""
+    """Drop the pipeline's grant once every file of the tip is processed, safe copies included."""
     Tip.objects.select_for_update().filter(pk=tip.pk).first()
-    if tip.attachments.filter(state=Attachment.State.RECEIVED).exists():
+    if tip.attachments.filter(
+        Q(state=Attachment.State.RECEIVED) | Q(safe_copy=Attachment.SafeCopy.PENDING)
+    ).exists():
         return False
     Grant.objects.filter(tip=tip, recipient__kind=RecipientKey.Kind.PIPELINE).delete()
     return True

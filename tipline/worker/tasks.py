@@ -8,7 +8,7 @@ from django.conf import settings
 from tipline.audit import SYSTEM_ACTOR
 from tipline.keyring import KeyringError
 from tipline.pipeline_key import pipeline_key_rotate_if_due
-from tipline.worker.pipeline import attachment_process
+from tipline.worker.pipeline import attachment_process, attachment_safe_copy_process
 
 
 @shared_task(
@@ -28,6 +28,22 @@ from tipline.worker.pipeline import attachment_process
 )
 def process_attachment(attachment_id: int) -> None:
     attachment_process(attachment_id=attachment_id)
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    # The key may be mid-rotation; a storage error is retried. A conversion's own
+    # failure is not an exception: it marks the safe copy "could not be made".
+    autoretry_for=(KeyringError, OSError),
+    retry_backoff=True,
+    retry_backoff_max=600,
+    max_retries=8,
+    time_limit=settings.CELERY_TASK_TIME_LIMIT,
+    soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
+)
+def make_safe_copy(attachment_id: int) -> None:
+    attachment_safe_copy_process(attachment_id=attachment_id)
 
 
 @shared_task(

@@ -12,6 +12,8 @@ from django.utils import timezone
 from tipline.keyring import active_pipeline_key, active_recovery_key, tipline_is_open
 from tipline.pipeline_key import pipeline_key_age
 from tipline.retention.settle import next_batch_at, spool_waiting
+from tipline.worker.safe_copy import sandbox_kind
+from tipline.worker.sandbox import SandboxKind
 
 EDITOR_HINT = (
     "Make a staff account to read tips at /staff/ with:\n"
@@ -26,6 +28,34 @@ class Command(BaseCommand):
         self._open_status()
         self._pipeline_key_status()
         self._arrivals_status()
+        self._sandbox_status()
+
+    def _sandbox_status(self) -> None:
+        # Which sandbox the worker's safe copies run in (tipline/worker/sandbox.py).
+        if not settings.TIPLINE_SAFE_COPIES:
+            self.stdout.write("Safe copies: off (TIPLINE_SAFE_COPIES).")
+            return
+        kind = sandbox_kind()
+        if kind == SandboxKind.BUBBLEWRAP:
+            self.stdout.write(
+                "Safe copies: made in a bubblewrap sandbox (no network, read-only system, "
+                "private temp dir in memory)."
+            )
+        elif kind == SandboxKind.UNSHARE:
+            self.stdout.write(
+                self.style.WARNING(
+                    "Safe copies: made with `unshare -n` only (no network, but the system is "
+                    "not read-only): install bubblewrap, or allow user namespaces, for the full "
+                    "sandbox."
+                )
+            )
+        else:
+            self.stdout.write(
+                self.style.WARNING(
+                    "Safe copies: NOT made: neither bubblewrap nor `unshare -n` works here, and "
+                    "no document is converted outside a sandbox. Install bubblewrap."
+                )
+            )
 
     def _pipeline_key_status(self) -> None:
         # Its age only (and the public fingerprint): never anything of the key itself.

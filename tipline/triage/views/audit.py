@@ -48,6 +48,9 @@ ACTION_LABELS: dict[str, Promise] = {
     Action.PIPELINE_KEY_REGISTERED: _("Registered the worker's key"),
     Action.PIPELINE_KEY_ROTATED: _("Replaced the worker's key"),
     Action.FLOOD_DISCARDED: _("Discarded the tips of a flood"),
+    Action.REPLY_SENT: _("Replied to the source"),
+    Action.REPLY_DELETED: _("Deleted a reply to the source"),
+    Action.CONVERSATION_CLOSED: _("Closed the conversation with the source"),
 }
 
 # audit_verify's reasons, in words an admin can act on (unknown ones are shown as they are).

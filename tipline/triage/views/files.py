@@ -31,7 +31,7 @@ from tipline.sealed import (
     attachment_thumbnail_open,
 )
 from tipline.triage.access import OpenTip, StaffRequest, staff_view, tip_open
-from tipline.triage.tip_page import PREVIEWABLE_TYPES, attachment_is_cleaned
+from tipline.triage.tip_page import PREVIEWABLE_TYPES, attachment_is_cleaned, safe_page_read
 from tipline.triage.tips import file_served_record
 
 logger = logging.getLogger(__name__)
@@ -171,7 +171,70 @@ def file_thumbnail(request: StaffRequest, reference: str, number: int) -> HttpRe
     return response
 
 
+# --- Safe copies (tipline/worker/safe_copy.py): pages as images, and the image-only PDF ---------
+
+
+def _safe_copy(opened: OpenTip, number: int) -> Attachment:
+    attachment = _attachment(opened, number)
+    if attachment.safe_copy != Attachment.SafeCopy.DONE:
+        raise Http404
+    return attachment
+
+
+@staff_view
+@require_GET
+def file_safe_page(request: StaffRequest, reference: str, number: int, page: int) -> HttpResponse:
+    """One page of the safe copy: a JPEG the worker encoded from pixels, nothing else."""
+    opened = tip_open(request, reference)
+    attachment = _safe_copy(opened, number)
+    try:
+        jpeg = safe_page_read(attachment, page, tip_key=opened.tip_key)
+    except DecryptionError:
+        return _damaged(request, opened)
+    if jpeg is None:
+        raise Http404
+    response = HttpResponse(jpeg, content_type="image/jpeg")
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = FILE_CSP
+    return response
+
+
+class _DecryptedSafePdf(DecryptedStream):
+    def __init__(self, attachment: Attachment, tip_key: bytes) -> None:
+        self._blob = attachment_blob_open(attachment, Part.SAFE_PDF, tip_key=tip_key)
+
+
+@staff_view
+@require_GET
+def file_safe_pdf(
+    request: StaffRequest, reference: str, number: int
+) -> StreamingHttpResponse | HttpResponse:
+    """The safe copy as a PDF of page images: no warning, it holds nothing that runs."""
+    opened = tip_open(request, reference)
+    attachment = _safe_copy(opened, number)
+    name = safe_filename(
+        attachment_name_open(attachment, tip_key=opened.tip_key), fallback=f"file-{number}"
+    )
+    try:
+        stream = _DecryptedSafePdf(attachment, opened.tip_key)
+    except DecryptionError:
+        return _damaged(request, opened)
+    response = StreamingHttpResponse(stream, content_type="application/pdf")
+    response["Content-Disposition"] = content_disposition_header(True, f"{name}.safe.pdf")
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = FILE_CSP
+    response["X-Accel-Buffering"] = "no"
+    file_served_record(attachment=attachment, actor=actor_of(request.user), inline=False)
+    return response
+
+
 urlpatterns = [
+    path(
+        "tips/<str:reference>/files/<int:number>/safe/<int:page>/",
+        file_safe_page,
+        name="file_safe_page",
+    ),
+    path("tips/<str:reference>/files/<int:number>/safe.pdf", file_safe_pdf, name="file_safe_pdf"),
     path("tips/<str:reference>/files/<int:number>/", file_download, name="file_download"),
     path("tips/<str:reference>/files/<int:number>/preview/", file_preview, name="file_preview"),
     path(

@@ -43,6 +43,7 @@ from tipline.triage.tips import (
     tip_tags_set,
     tip_viewed_record,
 )
+from tipline.triage.views.conversation import conversation_context
 
 
 def _back(opened: OpenTip) -> HttpResponse:
@@ -76,6 +77,7 @@ def tip_detail(request: StaffRequest, reference: str) -> HttpResponse:
         # Admins alone see (and lift) the revocations: nobody else can act on them.
         "revocations": tip_revocations(opened.tip) if request.user.is_superuser else [],
         **_forms(opened),
+        **conversation_context(opened.tip, tip_key=opened.tip_key),
     }
     return render(request, "staff/tip.html", context)
 
