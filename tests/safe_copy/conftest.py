@@ -36,6 +36,19 @@ ACTIVE_KEYS = (
 
 
 @pytest.fixture(autouse=True)
+def safe_copies_made_at_once(monkeypatch) -> None:
+    """Without a broker safe copies are made in a background thread after the request
+    (tipline/worker/background.py); here at once, so a test reads the outcome next.
+    test_safe_copies.py checks the background thread itself."""
+    from tipline.worker import pipeline
+
+    def at_once(function, *args):
+        function(*args)
+
+    monkeypatch.setattr(pipeline, "run_in_background", at_once)
+
+
+@pytest.fixture(autouse=True)
 def needs_a_sandbox() -> None:
     if sandbox_kind() == SandboxKind.NONE:
         pytest.fail("no sandbox on this machine: install bubblewrap (see .ci/run)")

@@ -157,3 +157,37 @@ def test_the_sweep_keeps_safe_copies_a_row_names(editor, settings) -> None:
     attachment = tip.attachments.get()
     uploads_sweep(now=timezone.now() + timedelta(days=30))
     assert blob_exists(attachment.safe_pdf_blob) and blob_exists(attachment.safe_pages_blob)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_a_broker_the_safe_copy_is_made_after_the_source_is_answered(
+    editor, monkeypatch
+) -> None:
+    """Eager Celery would convert in the source's own request (minutes with OCR, a source
+    thread held meanwhile): the source is answered first, the copy follows in the background."""
+    import threading
+
+    from tipline.worker import background, pipeline, tasks
+
+    submitted = []
+
+    def recorded(function, *args):
+        submitted.append(background.run_in_background(function, *args))
+
+    monkeypatch.setattr(pipeline, "run_in_background", recorded)
+    may_convert = threading.Event()
+    real_process = tasks.attachment_safe_copy_process
+
+    def held_back(**kwargs):
+        assert may_convert.wait(timeout=30)
+        real_process(**kwargs)
+
+    monkeypatch.setattr(tasks, "attachment_safe_copy_process", held_back)
+
+    tip = send_tip(files=[("informe.pdf", text_pdf(pages=1))])  # answered while held back
+    assert tip.attachments.get().safe_copy == Attachment.SafeCopy.PENDING
+    assert len(submitted) == 1
+    may_convert.set()
+    submitted[0].result(timeout=120)
+    assert tip.attachments.get().safe_copy == Attachment.SafeCopy.DONE
+    assert not pipeline_grant_exists(tip)

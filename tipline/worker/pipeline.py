@@ -30,6 +30,7 @@ from tipline.sealed import (
     attachment_report_seal,
 )
 from tipline.storage import blob_forget, new_blob_name
+from tipline.worker.background import run_in_background
 from tipline.worker.safe_copy import attachment_safe_copy_make, safe_copy_kind
 from tipline.worker.thumbnails import attachment_thumbnail_forget, attachment_thumbnail_store
 
@@ -117,6 +118,10 @@ def _mark_done(attachment: Attachment, *, tip_key: bytes, report: Report, stored
 def _enqueue_safe_copy_on_commit(attachment_id: int) -> None:
     from tipline.worker.tasks import make_safe_copy
 
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        # No broker: not in the request that sent the file (tipline/worker/background.py).
+        transaction.on_commit(lambda: run_in_background(make_safe_copy, attachment_id), robust=True)
+        return
     transaction.on_commit(lambda: make_safe_copy.delay(attachment_id), robust=True)
 
 
