@@ -247,9 +247,14 @@
 
   function create(upload) {
     var tokenField = form.querySelector('input[name="form_token"]');
+    // A source's conversation page: the server finds the visit from the cookie
+    // and puts the file under the conversation's key, not a new tip's.
+    var binding = form.getAttribute("data-upload-for") === "visit"
+      ? "visit " + base64(utf8("1"))
+      : "form_token " + base64(utf8(tokenField ? tokenField.value : ""));
     var metadata = [
       "filename " + base64(utf8(upload.file.name)),
-      "form_token " + base64(utf8(tokenField ? tokenField.value : "")),
+      binding,
       "form_id " + base64(utf8(formId))
     ].join(",");
     return send("POST", uploadUrl, {

@@ -19,3 +19,13 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "integration-secret")
 os.environ.setdefault("AWS_S3_ADDRESSING_STYLE", "path")
 
 from tests.settings import *  # noqa: E402,F403
+
+# A server started by a test whose pages keep state in the cache (a source's
+# visit) names a Redis database here; otherwise the dummy cache of tests/settings.py.
+if os.environ.get("TIPLINE_IT_CACHE_URL"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["TIPLINE_IT_CACHE_URL"],
+        }
+    }

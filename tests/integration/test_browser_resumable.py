@@ -83,10 +83,20 @@ class Served:
 
 @pytest.fixture
 def real_server(real_services, tmp_path: Path) -> Iterator[Served]:
+    yield from serve(tmp_path)
+
+
+@pytest.fixture
+def real_server_with_cache(real_services, tmp_path: Path) -> Iterator[Served]:
+    """The same, with a real cache (Redis) for the pages that keep a visit in it."""
+    yield from serve(tmp_path, TIPLINE_IT_CACHE_URL="redis://127.0.0.1:6379/14")
+
+
+def serve(tmp_path: Path, **extra_env: str) -> Iterator[Served]:
     """``python -m config.server`` on this test's database, stopped (SIGTERM, then SIGKILL) at the end."""
     port = free_port()
     env = worker_environment(settings.DATABASES["default"]["NAME"])
-    env.update(PORT=str(port), HOST="127.0.0.1", WEB_WORKERS="2")
+    env.update(PORT=str(port), HOST="127.0.0.1", WEB_WORKERS="2", **extra_env)
     log = tmp_path / "server.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
@@ -398,3 +408,54 @@ def test_a_server_without_resumable_uploads_gets_the_files_in_the_form(
     tip = Tip.objects.get()
     assert tip.file_count == 1
     assert not PendingUpload.objects.exists()
+
+
+def test_a_source_coming_back_sends_a_later_file_that_survives_a_broken_connection(
+    real_server_with_cache: Served,
+    real_services,
+    recovery_key,
+    browser_with_javascript,
+    tmp_path: Path,
+    monkeypatch,
+) -> None:
+    """The conversation page's files go up in pieces too, under the conversation key."""
+    driver = browser_with_javascript
+    later = tmp_path / "segundo-video.mp4"
+    content = secrets.token_bytes(8 * MB)
+    later.write_bytes(content)
+
+    driver.get(real_server_with_cache.url + "/en/")
+    driver.find_element(By.NAME, "note").send_keys("A first note")
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_for_text(driver, "Thank you")
+    passphrase = driver.find_element(By.ID, "receipt-passphrase").text
+    tip = Tip.objects.get()
+
+    # The visit's cookie is the server's own: through the proxy, the same origin.
+    with DroppingProxy(real_server_with_cache.port, (4 * MB,)) as proxy:
+        driver.get(proxy.url + "/en/come-back/")
+        driver.find_element(By.NAME, "passphrase").send_keys(passphrase.upper())
+        driver.find_element(By.CSS_SELECTOR, "form[action$='/come-back/'] button").click()
+        WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.NAME, "message"))
+        driver.find_element(By.NAME, "message").send_keys("The video I promised")
+        driver.find_element(By.NAME, "files").send_keys(str(later))
+        driver.find_element(By.CSS_SELECTOR, "form[action$='/conversation/'] button").click()
+        stale = [StaleElementReferenceException]
+        WebDriverWait(driver, 300, poll_frequency=0.2, ignored_exceptions=stale).until(
+            lambda d: "You sent 1 file with this message." in d.page_source
+        )
+        assert proxy.dropped and all(first.startswith(b"PATCH ") for first in proxy.dropped), (
+            proxy.dropped
+        )
+
+    attachment = Attachment.objects.get(tip=tip)
+    assert attachment.sent_later and attachment.received_size == len(content)
+    assert not PendingUpload.objects.exists()
+    assert browser_storage(driver)["local"] == 0
+    wait_until(
+        lambda: Attachment.objects.get(pk=attachment.pk).state != Attachment.State.RECEIVED,
+        what="the worker to process the later file",
+        timeout=300,
+    )
+    exported = exported_file(tip, later.name, recovery_key, tmp_path, monkeypatch)
+    assert exported == content

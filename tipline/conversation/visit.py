@@ -117,6 +117,19 @@ def visit_keys_of(cookies: Mapping[str, str]) -> SourceKeys | None:
     return SourceKeys(conversation, private_key, conversation_key)
 
 
+def visit_tag_of(cookies: Mapping[str, str]) -> str | None:
+    """A name of the visit the cookies hold (hex), to bind its uploads to it; None if none.
+
+    Not the cache key (another hash): a row bound to a visit does not point at
+    its cache entry. Says nothing about whether the visit is still on: callers
+    resolve ``visit_keys_of`` too.
+    """
+    cookie = _cookie(cookies)
+    if cookie is None:
+        return None
+    return hashlib.sha256(b"tipline/visit-uploads/v1:" + cookie[0]).hexdigest()
+
+
 def visit_end(request: HttpRequest, response: HttpResponse) -> None:
     """Leave: forget the sealed key and the cookie."""
     if visit_cookie_name() not in request.COOKIES:

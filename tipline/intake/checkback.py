@@ -21,6 +21,7 @@ from django.http import (
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
@@ -37,8 +38,13 @@ from tipline.conversation.services import (
 )
 from tipline.conversation.visit import visit_end, visit_keys, visit_start
 from tipline.csrf import csrf_protect
+from tipline.intake import resumable
 from tipline.intake.forms import ComeBackForm, SourceMessageForm
-from tipline.intake.later_files import LaterFilesUploadHandler, later_files_store
+from tipline.intake.later_files import (
+    LaterFilesUploadHandler,
+    later_files_store,
+    later_uploads_claim,
+)
 from tipline.intake.messages import megabytes, refusal_message
 from tipline.intake.upload import EncryptingUploadHandler
 
@@ -120,6 +126,9 @@ def _conversation_post(
         error = refusal_message(handler.refusal.code)
         status = 507 if handler.refusal.code == "storage_full" else 413
         return _conversation_page(request, keys, form, error=error, status=status)
+    if request.POST.getlist(resumable.UPLOAD_FIELD) and not _claim_sent_ahead(request, handler):
+        error = refusal_message("broken_upload")
+        return _conversation_page(request, keys, form, error=error, status=400)
     if not form.is_valid() or not (form.cleaned_data["message"] or handler.uploads):
         return _conversation_page(request, keys, form, error=_not_sent(), status=400)
     try:
@@ -133,6 +142,24 @@ def _conversation_post(
         error = refusal_message("storage_full")
         return _conversation_page(request, keys, form, error=error, status=503)
     return HttpResponseRedirect(reverse("intake:conversation"), status=303)
+
+
+def _claim_sent_ahead(request: HttpRequest, handler: EncryptingUploadHandler) -> bool:
+    """The files this visit's page sent ahead in pieces (tipline/intake/tus.py) become the
+    message's; False if any is another visit's or a form's, unfinished, or under another key."""
+    if not isinstance(handler, LaterFilesUploadHandler):
+        return False
+    try:
+        later_uploads_claim(
+            handler,
+            cookies=request.COOKIES,
+            tokens=request.POST.getlist(resumable.UPLOAD_FIELD),
+            secret=request.POST.get(resumable.SECRET_FIELD, ""),
+            form_id=request.POST.get(resumable.FORM_ID_FIELD, ""),
+        )
+    except SuspiciousOperation:  # resumable.UploadClaimRefused, or files sent both ways
+        return False
+    return True
 
 
 def _message_store(keys: SourceKeys, body: str, handler: EncryptingUploadHandler) -> None:
@@ -169,6 +196,7 @@ def _conversation_page(
         "closed": keys.conversation.closed,
         "form": form,
         "error": error,
+        "upload_url": f"/{get_language()}/uploads/",
         "limits": {
             "max_files": settings.TIPLINE_MAX_FILES,
             "max_file_mb": megabytes(settings.TIPLINE_MAX_FILE_BYTES),

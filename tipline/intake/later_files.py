@@ -11,16 +11,20 @@ as it arrives: nothing is adopted or re-encrypted afterwards.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hmac
+import uuid
+from collections.abc import Mapping, Sequence
 
+from django.core.exceptions import SuspiciousOperation
 from django.db import close_old_connections, transaction
 from django.http.cookie import parse_cookie
 
 from tipline.conversation.keys import SourceKeys
 from tipline.conversation.services import LaterFile, source_files_send
-from tipline.conversation.visit import visit_keys_of
+from tipline.conversation.visit import visit_keys_of, visit_tag_of
+from tipline.intake import resumable
 from tipline.intake.upload import EncryptedUpload, EncryptingUploadHandler
-from tipline.models import Attachment
+from tipline.models import Attachment, PendingUpload
 
 
 class LaterFilesUploadHandler(EncryptingUploadHandler):
@@ -33,8 +37,16 @@ class LaterFilesUploadHandler(EncryptingUploadHandler):
         self.tip_key_id = keys.conversation.tip.key_id
         self.tip_key = keys.conversation_key
 
-    def take_claimed(self, **kwargs) -> None:
-        raise NotImplementedError("files sent ahead are not taken on the conversation page")
+    def take_claimed(
+        self, *, tip_key_id: uuid.UUID, tip_key: bytes, uploads: list[EncryptedUpload]
+    ) -> None:
+        """Files the page's script sent ahead (tipline/intake/tus.py): only under this
+        visit's conversation key and the tip's key id, and only when the body brought none."""
+        if self.uploads or self.created_blobs:
+            raise SuspiciousOperation("files in the form and sent ahead: no page sends both")
+        if tip_key_id != self.tip_key_id or not hmac.compare_digest(tip_key, self.tip_key):
+            raise resumable.UploadClaimRefused("the uploads are not under this visit's key")
+        self.uploads = list(uploads)
 
 
 def later_files_handler_for(cookie_header: str) -> LaterFilesUploadHandler | None:
@@ -50,11 +62,59 @@ def later_files_handler_for(cookie_header: str) -> LaterFilesUploadHandler | Non
         close_old_connections()
 
 
+def later_upload_create(
+    *, cookie_header: str, form_id: str, secret: bytes, name: str, length: int
+) -> PendingUpload:
+    """A resumable upload for the visit the cookies name (tus creation, in a source thread).
+
+    Under the conversation key with the tip's key id, sealed under the page's
+    secret as a new tip's are: the finished blob is then exactly what the
+    streamed intake makes of a later file. ``UploadForbidden`` without a visit,
+    on a closed conversation, or with a malformed page id.
+    """
+    cookies = parse_cookie(cookie_header)
+    keys, tag = visit_keys_of(cookies), visit_tag_of(cookies)
+    if keys is None or tag is None or keys.conversation.closed:
+        raise resumable.UploadForbidden("no visit, or the conversation is closed")
+    binding = resumable.visit_binding_of(visit_tag=tag, form_id=form_id)
+    if binding is None:
+        raise resumable.UploadForbidden("malformed page id")
+    fixed_key = resumable.FixedKey(
+        tip_key_id=keys.conversation.tip.key_id, key=keys.conversation_key
+    )
+    return resumable.pending_upload_create(
+        secret=secret, form_binding=binding, name=name, length=length, fixed_key=fixed_key
+    )
+
+
+def later_uploads_claim(
+    handler: LaterFilesUploadHandler,
+    *,
+    cookies: Mapping[str, str],
+    tokens: Sequence[str],
+    secret: str,
+    form_id: str,
+) -> None:
+    """The uploads this visit's page sent ahead become the handler's (its key checked).
+
+    ``SuspiciousOperation`` (``UploadClaimRefused`` mostly) if any is another
+    visit's or a form's, unfinished, or not under this visit's key.
+    """
+    tag = visit_tag_of(cookies)
+    binding = resumable.visit_binding_of(visit_tag=tag, form_id=form_id) if tag else None
+    claimed = resumable.pending_uploads_claim(tokens=tokens, secret=secret, form_binding=binding)
+    handler.take_claimed(
+        tip_key_id=claimed.tip_key_id, tip_key=claimed.tip_key, uploads=claimed.uploads
+    )
+
+
 @transaction.atomic
 def later_files_store(
     *, keys: SourceKeys, body: str, uploads: Sequence[EncryptedUpload]
 ) -> list[Attachment]:
     """The source's message with its files; their cleaning is queued once committed."""
+    # The rows of files sent ahead go in this transaction: only one message may have them.
+    resumable.pending_uploads_consume(uploads)
     files = [LaterFile(upload.name, upload.size, upload.key_id, upload.blob) for upload in uploads]
     attachments = source_files_send(keys=keys, body=body, files=files)
     for attachment in attachments:

@@ -100,6 +100,7 @@ _TOKEN_BYTES = 32
 _FORM_ID_CHARS = (16, 64)
 _MAX_NAME_BYTES = 1024
 _BINDING_SALT = "tipline.intake.resumable.form-binding"
+_VISIT_BINDING_SALT = "tipline.intake.resumable.visit-binding"
 # Seconds between attempts to hand a finished file to the storage.
 _HAND_OVER_PAUSES = (1.0, 4.0)
 
@@ -176,6 +177,21 @@ def form_binding_of(*, form_token: str, form_id: str) -> str | None:
         return None
     identity = f"{token.nonce}:{form_id}"
     return salted_hmac(_BINDING_SALT, identity, algorithm="sha256").hexdigest()
+
+
+def visit_binding_of(*, visit_tag: str, form_id: str) -> str | None:
+    """A keyed hash binding uploads to one source visit's page (files sent later).
+
+    ``visit_tag`` names the visit (tipline/conversation/visit.py
+    ``visit_tag_of``: from the cookie, which only the source's browser holds);
+    ``form_id`` is the page's random id, as for a new tip's form. Another salt
+    than ``form_binding_of``: a visit's binding never equals a form's.
+    """
+    low, high = _FORM_ID_CHARS
+    if not visit_tag or not low <= len(form_id) <= high or not _is_base64url(form_id):
+        return None
+    identity = f"visit:{visit_tag}:{form_id}"
+    return salted_hmac(_VISIT_BINDING_SALT, identity, algorithm="sha256").hexdigest()
 
 
 def _is_base64url(value: str) -> bool:
@@ -322,8 +338,22 @@ def _coarse_day() -> datetime:
     return timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+@dataclass(frozen=True)
+class FixedKey:
+    """The key a visit's uploads go under: the conversation key, with the tip's key id
+    (tipline/intake/later_files.py); a new tip's uploads get a fresh tip key instead."""
+
+    tip_key_id: uuid.UUID
+    key: bytes
+
+
 def pending_upload_create(
-    *, secret: bytes, form_binding: str, name: str, length: int
+    *,
+    secret: bytes,
+    form_binding: str,
+    name: str,
+    length: int,
+    fixed_key: FixedKey | None = None,
 ) -> PendingUpload:
     """A new pending upload of ``length`` bytes for this form, with its spool file started."""
     if length > settings.TIPLINE_MAX_FILE_BYTES:
@@ -331,7 +361,7 @@ def pending_upload_create(
     if len(name.encode("utf-8", "replace")) > _MAX_NAME_BYTES:
         raise UploadError("the file name is too long")
     pending, tip_key = _pending_row_create(
-        secret=secret, form_binding=form_binding, name=name, length=length
+        secret=secret, form_binding=form_binding, name=name, length=length, fixed_key=fixed_key
     )
     try:
         _spool_start(pending, tip_key=tip_key)
@@ -344,7 +374,7 @@ def pending_upload_create(
 
 @transaction.atomic
 def _pending_row_create(
-    *, secret: bytes, form_binding: str, name: str, length: int
+    *, secret: bytes, form_binding: str, name: str, length: int, fixed_key: FixedKey | None
 ) -> tuple[PendingUpload, bytes]:
     siblings = list(
         PendingUpload.objects.select_for_update().filter(form_binding=form_binding).order_by("pk")
@@ -353,6 +383,12 @@ def _pending_row_create(
         # Only the page that made the form's first upload can add to its tip.
         tip_key = _tip_key_open(siblings[0], secret=secret)
         tip_key_id = siblings[0].tip_key_id
+        if fixed_key is not None and (
+            tip_key_id != fixed_key.tip_key_id or not hmac.compare_digest(tip_key, fixed_key.key)
+        ):
+            raise UploadForbidden("the page's earlier uploads are under another key")
+    elif fixed_key is not None:
+        tip_key, tip_key_id = fixed_key.key, fixed_key.tip_key_id
     else:
         tip_key, tip_key_id = new_tip_key(), uuid.uuid4()
     if len(siblings) >= settings.TIPLINE_MAX_FILES:

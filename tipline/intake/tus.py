@@ -9,7 +9,10 @@ breaks, asks with HEAD how much arrived and continues from there:
 - ``POST /<lang>/uploads/`` with ``Upload-Length`` and ``Upload-Metadata``
   (``filename``, ``form_token``, ``form_id``): a new upload, ``201`` with its
   ``Location``; 413 over ``TIPLINE_MAX_FILE_BYTES`` (or the tip's limits),
-  403 for another page's form, 507 when the disk is nearly full;
+  403 for another page's form, 507 when the disk is nearly full. With
+  ``visit`` (and ``form_id``) instead of ``form_token``: a file sent later on
+  a source's conversation page, for the visit the cookie names (403 without
+  one), under its conversation key (tipline/intake/later_files.py);
 - ``HEAD /<lang>/uploads/<token>``: ``Upload-Offset`` (whole chunks durably
   written) and ``Upload-Length``;
 - ``PATCH /<lang>/uploads/<token>`` with ``Upload-Offset`` and
@@ -61,6 +64,7 @@ from django.db import close_old_connections
 from django.http.request import split_domain_port, validate_host
 
 from tipline.intake import resumable
+from tipline.intake.later_files import later_upload_create
 from tipline.intake.resumable import SpoolStream, UploadError
 from tipline.keyring import tipline_is_open
 from tipline.middleware import NO_STORE, PERMISSIONS_POLICY
@@ -144,8 +148,14 @@ class _Request:
         self.scope, self.receive, self._send = scope, receive, send
         self.method: str = scope["method"]
         self.headers: dict[str, str] = {}
+        cookies = []
         for key, value in scope.get("headers", []):
-            self.headers.setdefault(key.decode("latin1").lower(), value.decode("latin1"))
+            name = key.decode("latin1").lower()
+            if name == "cookie":  # HTTP/2 may split it in several headers
+                cookies.append(value.decode("latin1"))
+            self.headers.setdefault(name, value.decode("latin1"))
+        if cookies:
+            self.headers["cookie"] = "; ".join(cookies)
         self.started = False
 
     def header(self, name: str) -> str | None:
@@ -302,6 +312,9 @@ async def _create(request: _Request, lang: str, _token: str) -> None:
     if metadata is None or "filename" not in metadata:
         raise _Answer(400)
     secret = _secret(request)
+    if "visit" in metadata:  # a file sent later, on a source's conversation page
+        await _create_for_visit(request, lang, metadata, secret=secret, length=length)
+        return
     binding = resumable.form_binding_of(
         form_token=metadata.get("form_token", b"").decode("ascii", "replace"),
         form_id=metadata.get("form_id", b"").decode("ascii", "replace"),
@@ -324,12 +337,37 @@ async def _create(request: _Request, lang: str, _token: str) -> None:
     await request.respond(201, {"Location": location, "Upload-Offset": str(pending.offset)})
 
 
-def _create_checked(**kwargs: Any) -> PendingUpload:
+async def _create_for_visit(
+    request: _Request, lang: str, metadata: dict[str, bytes], *, secret: bytes, length: int
+) -> None:
+    """Creation for a visit: the visit comes from the cookie, the key is its conversation key."""
+    try:
+        name = metadata["filename"].decode("utf-8")
+        form_id = metadata.get("form_id", b"").decode("ascii")
+    except UnicodeDecodeError:
+        raise _Answer(400) from None
+    pending = await _in_django(
+        request.scope,
+        _create_checked,
+        create=later_upload_create,
+        cookie_header=request.header("cookie") or "",
+        form_id=form_id,
+        secret=secret,
+        name=name,
+        length=length,
+    )
+    location = f"/{lang}/uploads/{pending.token}"
+    await request.respond(201, {"Location": location, "Upload-Offset": str(pending.offset)})
+
+
+def _create_checked(
+    create: Callable[..., PendingUpload] = resumable.pending_upload_create, **kwargs: Any
+) -> PendingUpload:
     if not tipline_is_open():
         raise Closed("nobody could read the tip")
     if resumable.spool_room_short(kwargs["length"]):
         raise NoRoom("the disk is nearly full")
-    return resumable.pending_upload_create(**kwargs)
+    return create(**kwargs)
 
 
 def _metadata(value: str) -> dict[str, bytes] | None:
