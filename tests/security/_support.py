@@ -179,9 +179,12 @@ def raw_exchange(
     """Send exactly these bytes, half-close, and read the answer until the server closes."""
     host, port = live_url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=timeout) as sock:
-        sock.sendall(head + body)
-        if shut_write:
-            sock.shutdown(socket.SHUT_WR)
+        try:
+            sock.sendall(head + body)
+            if shut_write:
+                sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass  # the server answered and closed before all was sent: read what it said
         return read_response(sock)
 
 
@@ -189,7 +192,10 @@ def read_response(sock: socket.socket) -> bytes:
     """Read one HTTP response: its headers, then Content-Length bytes (or until closed)."""
     data = b""
     while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
+        try:
+            chunk = sock.recv(65536)
+        except ConnectionResetError:
+            chunk = b""  # closed on a request it would not read: what came is the answer
         if not chunk:
             return data
         data += chunk
