@@ -19,13 +19,17 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
+# collectstatic: hashed, compressed copies of static/ in staticfiles/ (STATIC_ROOT),
+# which WhiteNoise serves.
 setup: $(VENV)/.installed
 	$(PY) manage.py compile_translations
+	$(PY) manage.py collectstatic --noinput -v 0
 
 run: setup
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py init_pipeline_key
 	$(PY) manage.py tipline_status
+	$(PY) manage.py setup_link
 	@echo "Serving on http://127.0.0.1:$(PORT)/"
 	$(PY) -m config.server
 
@@ -35,7 +39,9 @@ test: setup lint
 # Against the real parts: PostgreSQL, a Celery worker on Redis, SeaweedFS S3,
 # headless Chromium. PostgreSQL and Redis must be running (.ci/run starts
 # them); SeaweedFS and the Celery worker are started by the test fixtures.
+# axe-core, pinned by tests/integration/axe/package-lock.json, for the accessibility gate.
 integration: setup
+	cd tests/integration/axe && npm ci --no-audit --no-fund --silent
 	$(PY) -m pytest --ds=tests.integration_settings -m "integration or browser" tests/integration
 
 # Style, formatting and types; `make test` runs it first.

@@ -15,7 +15,9 @@ same scrubbing configuration as Django's (tipline/logging.py).
 
 from __future__ import annotations
 
+import os
 import resource
+from pathlib import Path
 from typing import Any
 
 from config.env import envint, envstr
@@ -78,10 +80,32 @@ def raise_open_files_limit() -> int:
     return soft
 
 
+STATIC_MANIFEST = "staticfiles.json"  # what collectstatic writes last (WhiteNoise's manifest)
+STATIC_NOT_COLLECTED = (
+    "Static files are not collected: every page would fail. Run "
+    "`manage.py collectstatic --noinput` first (`make run` and the deploy guide's "
+    "tipline-build do)."
+)
+
+
+def static_files_collected() -> bool:
+    """Pages link the stylesheet by its hashed name, which only collectstatic's manifest knows."""
+    from config.bootstrap import prepare_data_dir
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    prepare_data_dir()  # as config.asgi does: the settings need the data dir's key
+    from django.conf import settings
+
+    return (Path(settings.STATIC_ROOT) / STATIC_MANIFEST).is_file()
+
+
 def main() -> None:
     import uvicorn
 
     options = uvicorn_options()
+    if not static_files_collected():
+        # One clear line at start rather than a 500 on every page.
+        raise SystemExit(STATIC_NOT_COLLECTED)
     raise_open_files_limit()
     uvicorn.run(APPLICATION, **options)
 

@@ -65,6 +65,9 @@ if not SECRET_KEY:
 TIPLINE_PIPELINE_KEY_FILE = Path(
     envstr("TIPLINE_PIPELINE_KEY_FILE", str(DATA_DIR / "pipeline.key"))
 )
+# The one-time set-up link's token, kept only as its hash (tipline/setup/token.py);
+# deleted when set-up is done.
+TIPLINE_SETUP_TOKEN_FILE = DATA_DIR / "setup_token"
 # It rotates this often (hours), and the old private half is destroyed: a
 # seized worker opens no tip whose cleaning ended before the last rotation
 # (tipline/pipeline_key.py, docs/crypto.md). At most a week: the point is a short life.
@@ -139,14 +142,21 @@ USE_I18N = True
 USE_TZ = True
 TIME_ZONE = "UTC"
 
-# Static files, served straight from the source tree by WhiteNoise: nothing to
-# collect before `make run`. Like every page, static files are sent with
-# no-store: a cached stylesheet is a trace of the visit in the source's browser.
+# Static files: `manage.py collectstatic` (run by `make run`, and at every
+# release: docs/deploy.md) copies static/ into STATIC_ROOT under names carrying
+# a hash of their content, with gzip copies, and WhiteNoise serves them from
+# there. Hashed names never change content, so they are cached for a year
+# (tipline/middleware.py); everything else, pages included, stays no-store.
+# STATIC_ROOT is built from the code, not data: beside the code by default,
+# never in the data dir (docs/decisions.md, issue 16).
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = None
-WHITENOISE_USE_FINDERS = True
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or BASE_DIR / "staticfiles")
+# Only what collectstatic wrote: the source tree's unhashed files are not served.
+WHITENOISE_USE_FINDERS = False
 WHITENOISE_AUTOREFRESH = DEBUG
+# Served at the site's root: /favicon.ico, which browsers ask for whatever the page links.
+WHITENOISE_ROOT = BASE_DIR / "static" / "root"
 # WhiteNoise sends `Access-Control-Allow-Origin: *` by default; nothing here is for other sites.
 WHITENOISE_ALLOW_ALL_ORIGINS = False
 
@@ -236,7 +246,7 @@ def _blob_storage() -> dict:
 
 STORAGES = {
     "default": _blob_storage(),
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
 # --- Cache --------------------------------------------------------------------------------
@@ -444,6 +454,8 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 # day (so a first lock longer than a day would be cut to one).
 TIPLINE_LOGIN_FAILURES_BEFORE_LOCK = envint("TIPLINE_LOGIN_FAILURES_BEFORE_LOCK", 5, minimum=1)
 TIPLINE_LOGIN_LOCK_MINUTES = envint("TIPLINE_LOGIN_LOCK_MINUTES", 15, minimum=1, maximum=1440)
+# django-otp's own; the enrolment URI reads TIPLINE_SITE_NAME at each call
+# (tipline/accounts/second_factor.py, authenticator_issuer).
 OTP_TOTP_ISSUER = TIPLINE_SITE_NAME or "Tip line"
 # The account lock above already limits guesses (and counts only attempts with
 # the right password). django-otp's own per-device delay on top would refuse a

@@ -9,6 +9,8 @@ urlpatterns = [
     path("", root, name="root"),
     # Not under a language prefix: staff pages follow the browser's language.
     path("staff/", include("tipline.triage.urls")),
+    # The first-run page: a one-time link `make run` prints (tipline/setup/).
+    path("setup/", include("tipline.setup.urls")),
 ]
 
 urlpatterns += i18n_patterns(

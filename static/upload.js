@@ -22,6 +22,14 @@
 (function () {
   "use strict";
 
+  // A refused form comes back with its error summary first in the page: take the
+  // focus there, so a screen reader reads it and a phone shows it (without
+  // JavaScript it is at the top of the page anyway).
+  var errorSummary = document.getElementById("error-summary");
+  if (errorSummary) {
+    errorSummary.focus();
+  }
+
   var TUS_VERSION = "1.0.0";
   // Bytes per PATCH: a multiple of the server's 64 KiB cipher chunk, so a
   // finished request ends on a chunk boundary and nothing is sent twice.

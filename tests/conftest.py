@@ -28,6 +28,28 @@ def memory_cache_folders_removed():
             shutil.rmtree(folder, ignore_errors=True)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def collected_static_files():
+    """`collectstatic` once per run, into the run's own STATIC_ROOT (tests/settings.py),
+    as `make run` and a release do: pages link the hashed names WhiteNoise serves."""
+    import shutil
+
+    from django.conf import settings
+    from django.contrib.staticfiles.handlers import StaticFilesHandler
+    from django.core.management import call_command
+
+    call_command("collectstatic", "--noinput", verbosity=0)
+    # pytest-django's live server (the browser tests) would answer /static/ itself,
+    # from the source tree, where hashed names do not exist: let WhiteNoise answer,
+    # with production's headers.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(StaticFilesHandler, "_should_handle", lambda self, path: False)
+        yield
+    static_root = Path(settings.STATIC_ROOT)
+    if static_root.name.startswith("tipline-test-static-"):
+        shutil.rmtree(static_root, ignore_errors=True)
+
+
 @pytest.fixture(autouse=True)
 def cheap_editor_keys(monkeypatch) -> None:
     """Staff accounts are made in many tests: 8 MiB of Argon2id instead of 64 keeps the
@@ -99,7 +121,46 @@ def recovery_key(db, tmp_path: Path, monkeypatch) -> RecoveryKey:
     path = tmp_path / "recovery.key"
     path.write_text(created.armored_private_key, encoding="ascii")
     private_key = recovery_private_key_load(path=path, passphrase=RECOVERY_PASSPHRASE)
+    # The tip line opens only with a recovery key and an active editor (#16):
+    # tests that ask for a recovery key to open it get a reader on staff too.
+    tipline_reader_create()
     return RecoveryKey(created.recipient, private_key, path)
+
+
+TIPLINE_READER = "fixture-reader"
+
+
+def tipline_reader_create():
+    """A staff account with an active editor key and nothing else (no second factor, no
+    password that signs in, no audit entry): what the tip line needs to be open, and no more.
+    Tests that sign in make their own accounts (tests/triage/helpers.py)."""
+    from django.contrib.auth import get_user_model
+
+    from tipline.accounts.keys import editor_key_new, editor_key_register
+    from tipline.crypto import Argon2Params
+
+    user = get_user_model().objects.create_user(username=TIPLINE_READER, is_staff=True)
+    cheap = Argon2Params(memory_cost=8 * 1024, iterations=1, lanes=1)
+    editor_key_register(user=user, new=editor_key_new(password="unused", params=cheap))
+    return user
+
+
+@pytest.fixture
+def recovery_key_present(db, request) -> None:
+    """A recovery key exists, as on any tip line that is open (#16: it opens only with a
+    recovery key and an editor). Staff fixtures ask for it, so tests that make tips with
+    their editors alone keep working. The test's own ``recovery_key`` when it asks for one;
+    otherwise a bare public key, with no audit entry and no file (no test reads with it)."""
+    if "recovery_key" in request.fixturenames:
+        request.getfixturevalue("recovery_key")
+        return
+    from tipline.keyring import active_recovery_key, recipient_key_register
+    from tipline.models import RecipientKey
+
+    if active_recovery_key() is None:
+        recipient_key_register(
+            kind=RecipientKey.Kind.RECOVERY, public_key=PrivateKey.generate().public_key()
+        )
 
 
 @pytest.fixture

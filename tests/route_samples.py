@@ -17,6 +17,8 @@ GENERIC_SAMPLES = {
     "<int:recipient_id>": "1",
     "<int:user_id>": "1",
     "<int:message_id>": "1",
+    # The set-up link's token (tipline/setup/): a wrong one, so the page answers 404.
+    "<str:token>": "not-the-setup-token",
 }
 
 

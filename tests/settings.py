@@ -10,6 +10,10 @@ import os
 import tempfile
 
 os.environ.setdefault("TIPLINE_DATA_DIR", tempfile.mkdtemp(prefix="tipline-test-data-"))
+# The run's own collected static files (tests/conftest.py collects them once):
+# the pages and WhiteNoise work as in production, hashed names included, and
+# the servers and commands the tests start inherit the folder.
+os.environ.setdefault("STATIC_ROOT", tempfile.mkdtemp(prefix="tipline-test-static-"))
 
 from config.bootstrap import prepare_data_dir
 

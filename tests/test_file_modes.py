@@ -56,6 +56,7 @@ def environment(data_dir: Path, port: int) -> dict[str, str]:
         PORT=str(port),
         WEB_WORKERS="2",
         TIPLINE_RECOVERY_PASSPHRASE=PASSPHRASE,
+        TIPLINE_PASSWORD="a long admin password 42",
     )
     return env
 
@@ -181,7 +182,9 @@ def test_make_run_creates_only_private_files_and_folders(
     env, data_dir, port = make_run_env, tmp_path / "data", int(make_run_env["PORT"])
     manage(env, "migrate", "--noinput")
     manage(env, "init_pipeline_key")
+    manage(env, "setup_link")  # as `make run` does; the commands below end set-up
     manage(env, "create_recovery_key", "--output", str(tmp_path / "recovery.key"))
+    manage(env, "create_editor", "root", "--admin")  # #16: both open the tip line
     manage(env, "tipline_status")
     log = tmp_path / "server.log"
     with log.open("wb") as output:

@@ -19,6 +19,14 @@ pytestmark = pytest.mark.django_db
 PASSPHRASE = "a long enough passphrase"
 
 
+@pytest.fixture(autouse=True)
+def a_reader_on_staff(db) -> None:
+    """#16: the tip line opens with a recovery key and an editor; these tests make the key."""
+    from tests.conftest import tipline_reader_create
+
+    tipline_reader_create()
+
+
 def create_key(path: Path, monkeypatch, *args: str) -> None:
     monkeypatch.setenv("TIPLINE_RECOVERY_PASSPHRASE", PASSPHRASE)
     call_command("create_recovery_key", "--output", str(path), *args)

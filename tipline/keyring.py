@@ -57,11 +57,28 @@ def active_recovery_key() -> RecipientKey | None:
     return RecipientKey.objects.filter(active=True, kind=RecipientKey.Kind.RECOVERY).first()
 
 
-def tipline_is_open() -> bool:
-    """A tip is accepted only when someone will be able to read it later."""
+def active_editor_exists() -> bool:
+    """Someone on staff can read a new tip: an active staff account with an active editor key.
+
+    An account an admin invited has no key until it enrols, and a deactivated
+    one has none active: neither counts.
+    """
     return RecipientKey.objects.filter(
-        active=True, kind__in=[RecipientKey.Kind.RECOVERY, RecipientKey.Kind.EDITOR]
+        active=True,
+        kind=RecipientKey.Kind.EDITOR,
+        user__is_active=True,
+        user__is_staff=True,
     ).exists()
+
+
+def tipline_is_open() -> bool:
+    """A tip is accepted only when someone on staff can read it and it can be recovered.
+
+    Both, not either (#16): a tip that only the offline recovery key opens is
+    never shown in any inbox, and one that only editors open is lost with
+    their passwords.
+    """
+    return active_recovery_key() is not None and active_editor_exists()
 
 
 def recipient_key_register(

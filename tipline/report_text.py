@@ -124,6 +124,12 @@ STATUS = {
     SanitizeStatus.NOT_SANITIZED: _("Not cleaned: stored unchanged."),
 }
 
+# Notes that only repeat what the status line says ("not re-encoded"): said once, by the status.
+RESTATES_STATUS = {
+    SanitizeStatus.CLEANED: {"lossless", "remuxed"},
+    SanitizeStatus.CLEANED_REENCODED: {"reencoded"},
+}
+
 
 def describe(report: Report) -> list[str]:
     """Sentences for a person, in the active language.
@@ -144,8 +150,9 @@ def describe(report: Report) -> list[str]:
             lines.append(str(COUNTED[item.what] % {"count": item.count}))
         else:
             lines.append(str(WHAT.get(item.what, WHAT["other"])))
+    repeated = RESTATES_STATUS.get(report.status, set())
     for code in report.notes:
-        if code in NOTES:
+        if code in NOTES and code not in repeated:
             lines.append(str(NOTES[code]))
     return lines
 

@@ -33,7 +33,7 @@ def cheap_source_keys(monkeypatch):
 
 
 @pytest.fixture
-def make_editor(db):
+def make_editor(db, recovery_key_present):
     from tests.triage.helpers import staff_account_create
 
     return lambda username="ana", *, admin=False: staff_account_create(username, admin=admin)

@@ -42,9 +42,9 @@ def test_note_and_links_are_stored_encrypted(client: Client, open_tipline) -> No
         "note": f"La nota {secret}",
         "links": [f"https://example.org/{secret}"],
     }
-    # No files: the pipeline never gets a grant; the recovery key does.
+    # No files: the pipeline never gets a grant; the recovery key and the editor do.
     kinds = set(Grant.objects.filter(tip=tip).values_list("recipient__kind", flat=True))
-    assert kinds == {RecipientKey.Kind.RECOVERY}
+    assert kinds == {RecipientKey.Kind.RECOVERY, RecipientKey.Kind.EDITOR}
 
 
 def test_received_date_is_coarse(client: Client, open_tipline) -> None:
@@ -251,8 +251,10 @@ def test_no_view_can_spool_uploads_to_plaintext(settings) -> None:
     assert settings.FILE_UPLOAD_HANDLERS == ["tipline.intake.upload.RefuseUploadHandler"]
 
 
-def test_get_is_not_allowed_on_submit(client: Client, open_tipline) -> None:
-    assert client.get("/es/send/").status_code == 405
+def test_only_post_sends_and_get_goes_to_the_form(client: Client, open_tipline) -> None:
+    # A GET comes from history or a restored tab (issue 16): the form, not an empty 405.
+    assert client.get("/es/send/").status_code == 303
+    assert client.put("/es/send/").status_code == 405
 
 
 def csrf_client_and_token(url: str = "/es/") -> tuple[Client, str]:

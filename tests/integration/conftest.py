@@ -281,3 +281,19 @@ def browser_with_javascript(tmp_path: Path) -> Iterator[webdriver.Chrome]:
     driver = headless_chromium(tmp_path, javascript=True)
     yield driver
     driver.quit()
+
+
+# --- Screenshots of the accessibility gate (tests/integration/a11y.py) ---------------------------
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Where this run's screenshots are, with an index.html showing them all at once."""
+    from tests.integration.a11y import screenshot_folder_made, screenshots_index_write
+
+    folder = screenshot_folder_made()
+    if folder is not None:
+        index = screenshots_index_write(folder)
+        count = len(list(folder.glob("*.png")))
+        terminalreporter.write_sep("-", "screenshots")
+        terminalreporter.write_line(f"{count} screenshots in {folder}")
+        terminalreporter.write_line(f"all of them at once: {index.as_uri()}")

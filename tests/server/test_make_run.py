@@ -100,3 +100,26 @@ def test_the_server_command_serves_with_its_limits(tmp_path: Path) -> None:
     assert "Application startup complete" in text
     assert "127.0.0.1" not in text  # scrubbed, and no access log
     assert "GET /es/" not in text
+
+
+def test_the_server_refuses_to_start_without_collected_static_files(tmp_path: Path) -> None:
+    # Without the manifest every page would answer 500 (its stylesheet has no
+    # hashed name): one clear line at start instead, and no port taken.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(INHERITED_PREFIXES)}
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        TIPLINE_DATA_DIR=str(tmp_path / "data"),
+        STATIC_ROOT=str(tmp_path / "never-collected"),
+        PORT=str(free_port()),
+    )
+    started = subprocess.run(
+        [sys.executable, "-m", "config.server"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert started.returncode != 0
+    assert "collectstatic" in started.stderr
+    assert "Uvicorn running" not in started.stderr

@@ -20,7 +20,7 @@ from tests.triage.helpers import (
 
 
 @pytest.fixture
-def make_editor(db) -> Callable[..., StaffAccount]:
+def make_editor(db, recovery_key_present) -> Callable[..., StaffAccount]:
     def make(username: str = "ana", *, admin: bool = False) -> StaffAccount:
         return staff_account_create(username, admin=admin)
 

@@ -77,6 +77,24 @@ def send_tip(*, note: str = "", links: str = "", files=()) -> object:
     return Tip.objects.order_by("-id").first()
 
 
+def granted_tip(*, note: str = "a note", tip_key: bytes | None = None):
+    """A tip made by the service, granted to every active reader at this moment
+    (as the source form would), without going through the form."""
+    import uuid
+
+    from tipline.crypto import new_tip_key
+    from tipline.intake.services import tip_create
+
+    return tip_create(
+        tip_key_id=uuid.uuid4(),
+        tip_key=tip_key or new_tip_key(),
+        note=note,
+        links=[],
+        uploads=[],
+        arrived_in_flood=False,
+    )
+
+
 def jpeg_bytes(size: tuple[int, int] = (640, 480), colour: str = "teal") -> bytes:
     out = io.BytesIO()
     Image.new("RGB", size, colour).save(out, "JPEG", quality=90)

@@ -178,6 +178,6 @@ def test_the_sealed_key_opens_with_the_password_only(env_password) -> None:
     assert private_key_unseal(user=user, password=PASSWORD + "!") is None
 
 
-def test_says_the_tip_line_is_now_open_when_it_was_closed(env_password) -> None:
+def test_says_the_tip_line_is_now_open_when_it_was_closed(env_password, recovery_key_present):
     assert "now open" in run("bea")
     assert "now open" not in run("cleo")

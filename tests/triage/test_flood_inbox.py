@@ -242,4 +242,4 @@ def test_discarding_twice_discards_nothing_more(mixed, editor_client) -> None:
 def test_the_audit_page_names_the_action(mixed, editor, admin_client) -> None:
     signed_in_client(editor).post(DISCARD, {"confirm": "on"})
     body = admin_client.get("/staff/audit/").content.decode()
-    assert "Discarded the tips of a flood" in body
+    assert "Discarded 5 tips that arrived during a flood." in body

@@ -58,7 +58,7 @@ def test_an_editor_never_sees_the_tags_of_tips_they_cannot_read(tagged):
     assert SECRET_TAG not in html
     assert "left-over-from-a-purged-tip" not in html
     choices = {label for _value, label in ana.get(INBOX).context["form"].fields["tag"].choices}
-    assert choices == {"---------", "drugs"}
+    assert choices == {"All tags", "drugs"}
 
 
 def test_the_editor_who_can_read_the_tip_sees_its_tag(tagged):

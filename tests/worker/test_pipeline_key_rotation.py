@@ -117,7 +117,9 @@ def test_the_old_key_opens_no_grant_of_a_tip_still_stored(
     pipeline_key_rotate(actor=COMMAND_LINE_ACTOR)
 
     grants = list(Grant.objects.select_related("tip"))
-    assert len(grants) == 3  # the recovery key's two, the waiting tip's pipeline grant
+    # The recovery key's two, the editor's two (#16: an open tip line has one), the
+    # waiting tip's pipeline grant.
+    assert len(grants) == 5
     for grant in grants:
         with pytest.raises(CryptoError):
             tip_key_open(tip=grant.tip, wrapped_key=grant.wrapped_key, private_key=old_key)

@@ -108,6 +108,20 @@ def totp_secret_new() -> bytes:
     return secrets.token_bytes(TOTP_SECRET_BYTES)
 
 
+# What the authenticator app names the entry when the newsroom has not named its tip line.
+DEFAULT_ISSUER = "Tip line"
+
+
+def authenticator_issuer() -> str:
+    """The name the authenticator app shows for the entry: the site's name, read at each call.
+
+    Read here rather than from a setting computed once at start-up, so a
+    changed ``TIPLINE_SITE_NAME`` (or a test's override) reaches the next
+    enrolment. A colon would split the URI's label, so none is kept.
+    """
+    return (settings.TIPLINE_SITE_NAME or DEFAULT_ISSUER).replace(":", "").strip()
+
+
 def totp_uri(*, user: User, secret: bytes) -> str:
     """The ``otpauth://totp/...`` enrolment URI (what the QR code holds), as django-otp's."""
     label = user.get_username()
@@ -119,7 +133,7 @@ def totp_uri(*, user: User, secret: bytes) -> str:
             "period": TOTP_STEP,
         }
     )
-    issuer = str(settings.OTP_TOTP_ISSUER or "").replace(":", "")
+    issuer = authenticator_issuer()
     if issuer:
         label = f"{issuer}:{label}"
         params += f"&issuer={quote(issuer)}"

@@ -37,17 +37,23 @@ class Editor:
     private_key: PrivateKey
 
 
-def browser_key_new(response: HttpResponse) -> bytes:
-    """A new random key, set as the browser's cookie (dies with the browser); returned."""
-    cookie_key = new_tip_key()
+def key_cookie_set(response: HttpResponse, *, name: str, path: str, key: bytes) -> None:
+    """``key`` as a cookie of this browser only: never sent to scripts or other sites,
+    dies with the browser (no expiry)."""
     response.set_cookie(
-        SESSION_KEY_COOKIE,
-        base64.urlsafe_b64encode(cookie_key).decode("ascii"),
-        path=_COOKIE_PATH,
+        name,
+        base64.urlsafe_b64encode(key).decode("ascii"),
+        path=path,
         secure=settings.SESSION_COOKIE_SECURE,
         httponly=True,
         samesite="Strict",
     )
+
+
+def browser_key_new(response: HttpResponse) -> bytes:
+    """A new random key, set as the browser's cookie (dies with the browser); returned."""
+    cookie_key = new_tip_key()
+    key_cookie_set(response, name=SESSION_KEY_COOKIE, path=_COOKIE_PATH, key=cookie_key)
     return cookie_key
 
 

@@ -22,13 +22,16 @@ from tipline.keyring import (
 )
 from tipline.models import Attachment, Tip
 from tipline.report_text import report_lines
+from tipline.sanitize import SanitizeStatus
 from tipline.sealed import attachment_name_seal, attachment_report_open, tip_content_seal
 
 logger = logging.getLogger(__name__)
 
+CLEANED = (SanitizeStatus.CLEANED, SanitizeStatus.CLEANED_REENCODED)
+
 
 class TiplineClosed(Exception):
-    """No one could read a tip yet (no recovery key and no editor), or no
+    """No one could read a tip yet (no recovery key, or no active editor), or no
     worker could clean its files (no pipeline key): refuse it."""
 
 
@@ -117,17 +120,31 @@ def _enqueue_processing_on_commit(attachment_id: int) -> None:
     transaction.on_commit(lambda: process_attachment.delay(attachment_id), robust=True)
 
 
-def received_files_summary(*, tip: Tip, tip_key: bytes) -> list[dict]:
+def received_files_summary(
+    *, tip: Tip, tip_key: bytes, uploads: Sequence[EncryptedUpload]
+) -> list[dict]:
     """Each file's size and, once it is cleaned, what was removed from it.
 
     With the in-process pipeline the files are already cleaned when the
-    confirmation renders; with a separate worker they usually are not, and the
-    page only says that cleaning runs on every file.
+    confirmation renders; with a separate worker they usually are not, and a
+    file is then said to be kept as sent when its first bytes showed a kind no
+    cleaner takes (``EncryptedUpload.cleanable``, known as it arrived).
     """
     summary = []
-    for attachment in tip.attachments.all():
-        lines: list[str] = []
+    attachments = tip.attachments.order_by("position")
+    for attachment, upload in zip(attachments, uploads, strict=True):
+        report = None
         if attachment.state == Attachment.State.DONE:
-            lines = report_lines(attachment_report_open(attachment, tip_key=tip_key))
-        summary.append({"size": attachment.received_size, "report": lines})
+            report = attachment_report_open(attachment, tip_key=tip_key)
+        kept_as_sent = (
+            report.status not in CLEANED if report is not None else upload.cleanable is False
+        )
+        summary.append(
+            {
+                "size": attachment.received_size,
+                "report": report_lines(report),
+                # Stored as sent, hidden information and all: the page warns above the list.
+                "kept_as_sent": kept_as_sent,
+            }
+        )
     return summary

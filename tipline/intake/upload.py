@@ -18,6 +18,8 @@ from django.core.files.uploadhandler import FileUploadHandler, SkipFile, StopUpl
 
 from tipline.crypto import new_tip_key
 from tipline.intake.reserve import CHECK_EVERY_BYTES, storage_reserve_short
+from tipline.sanitize import cleanable_by_head
+from tipline.sanitize.sniff import HEAD
 from tipline.sealed import BlobWriter, new_file_blob
 from tipline.storage import blob_forget
 
@@ -48,6 +50,10 @@ class EncryptedUpload:
     # Sent ahead in pieces by the page's script (tipline/intake/resumable.py):
     # its pending row goes in the tip's transaction.
     pending: bool = False
+    # Known from its first bytes while it arrived: False when no cleaner takes
+    # its kind, so the confirmation can warn before the worker has seen it.
+    # None: not known (sent ahead, or the first bytes do not say).
+    cleanable: bool | None = None
 
     def close(self) -> None:
         """Django's parser closes every received file when a later part fails; nothing is open."""
@@ -79,6 +85,7 @@ class EncryptingUploadHandler(FileUploadHandler):
         self.total_bytes = 0
         self._writer: BlobWriter | None = None
         self._current: EncryptedUpload | None = None
+        self._head = bytearray()
 
     def _refuse(self, code: str) -> None:
         self.refusal = UploadRefused(code)
@@ -102,6 +109,7 @@ class EncryptingUploadHandler(FileUploadHandler):
         self._current = EncryptedUpload(
             name=self.file_name or "", size=0, key_id=key_id, blob=self._writer.name
         )
+        self._head.clear()
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> None:
         if self._writer is None or self._current is None:
@@ -117,8 +125,14 @@ class EncryptingUploadHandler(FileUploadHandler):
         if before // CHECK_EVERY_BYTES < self.total_bytes // CHECK_EVERY_BYTES:
             if storage_reserve_short():
                 self._refuse("storage_full")
+        self._keep_head(raw_data)
         self._writer.write(raw_data)
         return None
+
+    def _keep_head(self, raw_data: bytes) -> None:
+        # The first few KiB stay in memory until the file is complete (never on disk).
+        if len(self._head) < HEAD:
+            self._head += raw_data[: HEAD - len(self._head)]
 
     # Django's parser puts whatever this returns in request.FILES and only ever
     # calls close() on it; django-stubs says UploadedFile, which would hold the bytes.
@@ -127,6 +141,8 @@ class EncryptingUploadHandler(FileUploadHandler):
             return None
         self._writer.close()
         upload = self._current
+        upload.cleanable = cleanable_by_head(bytes(self._head))
+        self._head.clear()
         self.uploads.append(upload)
         self._writer = self._current = None
         return upload

@@ -31,7 +31,7 @@ from . import limits as limits_module
 from .common import Context, ScratchFactory, copy_stream
 from .limits import Limits, SanitizeError
 from .report import Removed, Report, SanitizeStatus
-from .sniff import FileKind, sniff
+from .sniff import HEAD, FileKind, sniff, sniff_head
 from .thumbnail import thumbnail_jpeg
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "Removed",
     "Report",
     "SanitizeStatus",
+    "cleanable_by_head",
     "sanitize",
     "sniff",
     "thumbnail_jpeg",
@@ -124,6 +125,14 @@ def handler_for(mime: str) -> Handler | None:
     if mime in MUXERS:
         return sanitize_media
     return None
+
+
+def cleanable_by_head(head: bytes) -> bool | None:
+    """Whether a file starting with ``head`` is of a kind that has a cleaner (False:
+    it will be stored as sent); None where its first bytes do not say. A damaged
+    file of a cleanable kind is only found out by cleaning it."""
+    kind = sniff_head(head[:HEAD])
+    return None if kind is None else handler_for(kind.mime) is not None
 
 
 def sanitize(

@@ -9,6 +9,7 @@ other type matched at offset 0.
 from __future__ import annotations
 
 import dataclasses
+import io
 import re
 import struct
 import zipfile
@@ -106,6 +107,15 @@ def sniff(source: BinaryIO) -> FileKind:
         return _sniff(source, head)
     finally:
         source.seek(position)
+
+
+def sniff_head(head: bytes) -> FileKind | None:
+    """The type from the file's first ``HEAD`` bytes alone, as ``sniff`` would name the
+    whole file; None where only more of it can tell (a zip's directory at its end
+    says docx or archive; an MP3's first frame may lie past a long ID3 tag)."""
+    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06") or head[:3] == b"ID3":
+        return None
+    return _sniff(io.BytesIO(head), head[:HEAD])
 
 
 def _sniff(source: BinaryIO, head: bytes) -> FileKind:

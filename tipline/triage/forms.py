@@ -23,7 +23,35 @@ def _field(form: forms.BaseForm, name: str, kind: type[FieldT]) -> FieldT:
     return field
 
 
-class LoginForm(forms.Form):
+class StaffForm(forms.Form):
+    """Every staff form: labels without a trailing colon, like the source's form.
+
+    Django adds ":" after each label by default; the source form has none, and
+    one interface should not write labels two ways.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+def chosen_password_check(
+    form: forms.Form, *, field: str, again_field: str, user: Any, differ_message: Promise | str
+) -> None:
+    """A password chosen by typing it twice: both typings agree (else the form's own
+    error), and it passes the validators, whose errors go under ``field``. ``user``
+    may be unsaved: the similarity check only compares with its username."""
+    password, again = form.cleaned_data.get(field), form.cleaned_data.get(again_field)
+    if password and again and password != again:
+        raise forms.ValidationError(differ_message)
+    if password:
+        try:
+            password_validation.validate_password(password, user)
+        except forms.ValidationError as error:
+            form.add_error(field, error)
+
+
+class LoginForm(StaffForm):
     username = forms.CharField(label=_("Username"), max_length=150)
     password = forms.CharField(label=_("Password"), strip=False, widget=forms.PasswordInput)
     code = forms.CharField(
@@ -33,7 +61,7 @@ class LoginForm(forms.Form):
     )
 
 
-class PasswordChangeForm(forms.Form):
+class PasswordChangeForm(StaffForm):
     old_password = forms.CharField(
         label=_("Current password"), strip=False, widget=forms.PasswordInput
     )
@@ -48,25 +76,26 @@ class PasswordChangeForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         super().clean()
-        data = self.cleaned_data
-        new, again = data.get("new_password"), data.get("new_password_again")
-        if new and again and new != again:
-            raise forms.ValidationError(_("The two new passwords differ."))
-        if new:
-            password_validation.validate_password(new, self.user)
-        return data
+        chosen_password_check(
+            self,
+            field="new_password",
+            again_field="new_password_again",
+            user=self.user,
+            differ_message=_("The two new passwords differ."),
+        )
+        return self.cleaned_data
 
 
 def _status_choices(blank: str | Promise) -> list[tuple[str, str | Promise]]:
     return [("", blank), *Tip.Status.choices]
 
 
-class InboxFilterForm(forms.Form):
+class InboxFilterForm(StaffForm):
     """The inbox's filters, read from the query string (GET: bookmarkable, no JS)."""
 
     status = forms.ChoiceField(label=_("Status"), required=False)
     tag: forms.ModelChoiceField[Tag] = forms.ModelChoiceField(
-        label=_("Tag"), queryset=None, required=False
+        label=_("Tag"), queryset=None, required=False, empty_label=_("All tags")
     )
     assignee = forms.ChoiceField(label=_("Assigned to"), required=False)
     has_files = forms.TypedChoiceField(
@@ -107,27 +136,30 @@ class InboxFilterForm(forms.Form):
         ]
 
 
-class BulkStatusForm(forms.Form):
+class BulkStatusForm(StaffForm):
     tips = forms.MultipleChoiceField(required=True)  # references; choices set per request
     status = forms.ChoiceField(label=_("Set status of the selected tips to"))
 
     def __init__(self, *args, references: list[str], **kwargs) -> None:
+        # The inbox shows this form beside the filters, which have a status too:
+        # ids of their own, so each label names its own select.
+        kwargs.setdefault("auto_id", "bulk_%s")
         super().__init__(*args, **kwargs)
         _field(self, "tips", forms.ChoiceField).choices = [(ref, ref) for ref in references]
         _field(self, "status", forms.ChoiceField).choices = Tip.Status.choices
 
 
-class FloodDiscardForm(forms.Form):
+class FloodDiscardForm(StaffForm):
     # Discarding a flood changes hundreds of tips at once: a box to tick, as
     # for other actions that cannot be taken back in one click.
     confirm = forms.BooleanField(label=_("Yes, discard them"), required=True)
 
 
-class TipStatusForm(forms.Form):
+class TipStatusForm(StaffForm):
     status = forms.ChoiceField(label=_("Status"), choices=Tip.Status.choices)
 
 
-class TipAssigneeForm(forms.Form):
+class TipAssigneeForm(StaffForm):
     assignee = forms.ChoiceField(label=_("Assigned to"), required=False)
 
     def __init__(self, *args, staff_choices: list[tuple[str, str]], **kwargs) -> None:
@@ -138,7 +170,7 @@ class TipAssigneeForm(forms.Form):
         ]
 
 
-class TipTagsForm(forms.Form):
+class TipTagsForm(StaffForm):
     tags = forms.CharField(
         label=_("Tags"),
         required=False,
@@ -150,7 +182,7 @@ class TipTagsForm(forms.Form):
     )
 
 
-class EditorNoteForm(forms.Form):
+class EditorNoteForm(StaffForm):
     body = forms.CharField(
         label=_("Internal note"),
         max_length=20000,
@@ -159,7 +191,7 @@ class EditorNoteForm(forms.Form):
     )
 
 
-class GrantForm(forms.Form):
+class GrantForm(StaffForm):
     recipient = forms.TypedChoiceField(label=_("Give access to"), coerce=int)
 
     def __init__(self, *args, recipients: list, **kwargs) -> None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib.auth import get_user_model, password_validation
+from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
+from tipline.triage.forms import StaffForm, chosen_password_check
 
-class EditorCreateForm(forms.Form):
+
+class EditorCreateForm(StaffForm):
     username = forms.CharField(
         label=_("Username"),
         max_length=150,
@@ -40,26 +42,22 @@ class EditorCreateForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         super().clean()
-        data = self.cleaned_data
-        password, again = data.get("password"), data.get("password_again")
-        if password and again and password != again:
-            raise forms.ValidationError(_("The two passwords differ."))
-        if password:
-            # An unsaved user lets the similarity check compare with the username.
-            candidate = get_user_model()(username=data.get("username", ""))
-            try:
-                password_validation.validate_password(password, candidate)
-            except forms.ValidationError as error:
-                self.add_error("password", error)
-        return data
+        chosen_password_check(
+            self,
+            field="password",
+            again_field="password_again",
+            user=get_user_model()(username=self.cleaned_data.get("username", "")),
+            differ_message=_("The two passwords differ."),
+        )
+        return self.cleaned_data
 
 
-class DeactivateForm(forms.Form):
+class DeactivateForm(StaffForm):
     # Deactivating deletes the account's grants for good: a box to tick stands
     # in for a JavaScript confirm() the CSP would not allow anyway.
     confirm = forms.BooleanField(label=_("Yes, deactivate"), required=True)
 
 
-class SecondFactorResetForm(forms.Form):
+class SecondFactorResetForm(StaffForm):
     # The old authenticator and backup codes stop working at once: confirm first.
     confirm = forms.BooleanField(label=_("Yes, reset"), required=True)

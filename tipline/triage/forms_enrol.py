@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib.auth import password_validation
 from django.contrib.auth.models import User
 from django.utils.translation import gettext_lazy as _
 
+from tipline.triage.forms import StaffForm, chosen_password_check
 
-class EnrolForm(forms.Form):
+
+class EnrolForm(StaffForm):
     new_password = forms.CharField(
         label=_("Your own password"), strip=False, widget=forms.PasswordInput
     )
@@ -32,13 +33,11 @@ class EnrolForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         super().clean()
-        data = self.cleaned_data
-        new, again = data.get("new_password"), data.get("new_password_again")
-        if new and again and new != again:
-            raise forms.ValidationError(_("The two passwords differ."))
-        if new:
-            try:
-                password_validation.validate_password(new, self.user)
-            except forms.ValidationError as error:
-                self.add_error("new_password", error)
-        return data
+        chosen_password_check(
+            self,
+            field="new_password",
+            again_field="new_password_again",
+            user=self.user,
+            differ_message=_("The two passwords differ."),
+        )
+        return self.cleaned_data

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from tipline.models import RetentionPolicy, Tip
 from tipline.passphrases import MIN_PASSPHRASE_CHARS
+from tipline.triage.forms import StaffForm
 
 # One day at least (zero would delete a tip the night it arrives), ten years at most.
 MIN_DAYS = 1
@@ -27,7 +28,7 @@ def _days_field(*, label, required: bool, help_text="") -> forms.IntegerField:
     )
 
 
-class RetentionPolicyForm(forms.Form):
+class RetentionPolicyForm(StaffForm):
     """The default period and, per status, an optional period of its own (blank: the default)."""
 
     default_days = _days_field(
@@ -64,12 +65,12 @@ class RetentionPolicyForm(forms.Form):
         )
 
 
-class LegalHoldForm(forms.Form):
+class LegalHoldForm(StaffForm):
     # An explicit value, not a checkbox: an empty POST must never lift a hold.
     hold = forms.ChoiceField(choices=[("set", _("Set")), ("lift", _("Lift"))])
 
 
-class RecoveryKeyRotateForm(forms.Form):
+class RecoveryKeyRotateForm(StaffForm):
     passphrase = forms.CharField(
         label=_("Passphrase for the new key file"),
         strip=False,

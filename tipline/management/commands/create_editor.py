@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+
+import segno
 from django.contrib.auth import get_user_model, password_validation
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, no_translations
@@ -11,6 +14,7 @@ from tipline.accounts.services import AccountError, EditorCreated, editor_create
 from tipline.audit import COMMAND_LINE_ACTOR
 from tipline.keyring import tipline_is_open
 from tipline.management.secrets_input import read_passphrase
+from tipline.setup.services import setup_link_retire_if_complete
 
 PASSWORD_ENV = "TIPLINE_PASSWORD"  # noqa: S105 - a variable name
 
@@ -51,27 +55,45 @@ class Command(BaseCommand):
             )
         except AccountError as exc:
             raise CommandError(str(exc)) from None
-        self._report(created, admin=admin, opened=not was_open)
+        setup_link_retire_if_complete()  # the set-up page's link stops working once it is open
+        self._report(created, admin=admin, opened=not was_open and tipline_is_open())
 
     def _report(self, created: EditorCreated, *, admin: bool, opened: bool) -> None:
         role = "Admin" if admin else "Editor"
         self.stdout.write(f"{role} {created.user.get_username()} created.")
         self.stdout.write("")
-        self.stdout.write("Authenticator enrolment URI (shown only now):")
+        self.stdout.write("Authenticator enrolment (shown only now): scan this QR code with the")
+        self.stdout.write("editor's authenticator app, or paste the link below it.")
+        self.stdout.write("")
+        self._qr_code(created.otpauth_uri)
         self.stdout.write(f"  {created.otpauth_uri}")
-        self.stdout.write(
-            "Enrol it in the editor's authenticator app (paste it, or make a QR code of it "
-            "offline), then log in at /staff/login/."
-        )
+        self.stdout.write("Then log in at /staff/login/.")
         self.stdout.write("")
         self.stdout.write("Backup codes (each works once in place of an app code; shown only now):")
         for code in created.backup_codes:
             self.stdout.write(f"  {code}")
+        self.stdout.write("")
         if opened:
-            self.stdout.write("")
             self.stdout.write(
                 "The tip line is now open: tips are accepted, and this editor can read them."
             )
+        elif not tipline_is_open():
+            self.stdout.write(
+                "The tip line opens once a recovery key exists: "
+                "manage.py create_recovery_key --output FILE (or the set-up link)."
+            )
+
+    def _qr_code(self, uri: str) -> None:
+        """The URI as a QR code in the terminal: many authenticator apps cannot take a pasted URI.
+
+        Half-block characters, two rows of modules to a line, so it fits a
+        terminal 80 columns wide; drawn as segno draws it, for a dark background
+        (the light modules are the blocks). Built whole first: the command's
+        output adds a newline to every write, and segno writes in pieces.
+        """
+        drawing = io.StringIO()
+        segno.make(uri, error="m").terminal(out=drawing, compact=True)
+        self.stdout.write(drawing.getvalue(), ending="")
 
 
 def _check_username(username: str) -> None:

@@ -7,9 +7,15 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from tipline.audit import COMMAND_LINE_ACTOR
-from tipline.keyring import KeyringError, recovery_key_create, recovery_private_key_load
+from tipline.keyring import (
+    KeyringError,
+    recovery_key_create,
+    recovery_private_key_load,
+    tipline_is_open,
+)
 from tipline.management.secrets_input import read_passphrase
 from tipline.private_files import private_file_write
+from tipline.setup.services import setup_link_retire_if_complete
 
 PASSPHRASE_ENV = "TIPLINE_RECOVERY_PASSPHRASE"  # noqa: S105 - a variable name
 OLD_PASSPHRASE_ENV = "TIPLINE_OLD_RECOVERY_PASSPHRASE"  # noqa: S105
@@ -70,7 +76,14 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{created.regranted_tips} existing tips were granted to the new key."
             )
-        self.stdout.write("The tip line is open.")
+        setup_link_retire_if_complete()  # the set-up page's link stops working once it is open
+        if tipline_is_open():
+            self.stdout.write("The tip line is open.")
+        else:
+            self.stdout.write(
+                "The tip line opens once an editor exists: manage.py create_editor USERNAME "
+                "--admin (or the set-up link)."
+            )
 
     def _load(self, path: Path, passphrase: str):
         try:

@@ -1,24 +1,42 @@
-"""Tell the operator whether the tip line accepts tips, and the one command that opens it."""
+"""Tell the operator whether the tip line accepts tips and, if not, which step is missing."""
 
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from tipline.keyring import active_pipeline_key, active_recovery_key, tipline_is_open
+from tipline.keyring import active_editor_exists, active_pipeline_key, active_recovery_key
 from tipline.pipeline_key import pipeline_key_age
 from tipline.retention.settle import next_batch_at, spool_waiting
 from tipline.worker.safe_copy import sandbox_kind
 from tipline.worker.sandbox import SandboxKind
 
-EDITOR_HINT = (
-    "Make a staff account to read tips at /staff/ with:\n"
-    "    .venv/bin/python manage.py create_editor USERNAME --admin"
+SETUP_LINK_HINT = (
+    "In a browser, open the set-up link (`make run` prints it below; "
+    "`.venv/bin/python manage.py setup_link` prints a new one).\n"
+    "Or on the command line:"
 )
+EDITOR_COMMAND = "    .venv/bin/python manage.py create_editor USERNAME --admin"
+RECOVERY_COMMAND = (
+    "    .venv/bin/python manage.py create_recovery_key --output recovery.key\n"
+    "  and keep that file offline, and its passphrase apart from it."
+)
+
+
+def not_open_message(*, editor_missing: bool, recovery_missing: bool) -> str:
+    """Which of the two steps is missing, and how to take each: the link first, then commands."""
+    if editor_missing and recovery_missing:
+        missing = "no one on staff could read a tip, and there is no recovery key"
+    elif editor_missing:
+        missing = "no one on staff could read a tip (no active editor)"
+    else:
+        missing = "there is no recovery key"
+    commands = [EDITOR_COMMAND] if editor_missing else []
+    commands += [RECOVERY_COMMAND] if recovery_missing else []
+    return "\n".join([f"The tip line is NOT open yet: {missing}.", SETUP_LINK_HINT, *commands])
 
 
 class Command(BaseCommand):
@@ -86,22 +104,13 @@ class Command(BaseCommand):
         self.stdout.write(line)
 
     def _open_status(self) -> None:
-        if tipline_is_open():
-            recovery = active_recovery_key()
-            if recovery is None:
-                self.stdout.write("The tip line is open (editors only: no recovery key yet).")
-            else:
-                self.stdout.write(f"The tip line is open. Recovery key: {recovery.fingerprint}.")
-            if not get_user_model().objects.filter(is_staff=True, is_active=True).exists():
-                self.stdout.write(EDITOR_HINT)
+        recovery = active_recovery_key()
+        editor_missing = not active_editor_exists()
+        if recovery is not None and not editor_missing:
+            self.stdout.write(f"The tip line is open. Recovery key: {recovery.fingerprint}.")
             return
-        self.stdout.write(
-            self.style.WARNING(
-                "The tip line is NOT open yet: no one could read a tip. Open it with:\n"
-                "    .venv/bin/python manage.py create_recovery_key --output recovery.key\n"
-                "and keep that file and its passphrase offline.\n" + EDITOR_HINT
-            )
-        )
+        message = not_open_message(editor_missing=editor_missing, recovery_missing=recovery is None)
+        self.stdout.write(self.style.WARNING(message))
 
     def _arrivals_status(self) -> None:
         # Counts only (docs/arrivals.md): what waits, and when the batch takes it.

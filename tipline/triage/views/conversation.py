@@ -9,7 +9,6 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.http import HttpResponse
-from django.shortcuts import redirect
 from django.urls import path
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -29,9 +28,11 @@ from tipline.conversation.services import (
 )
 from tipline.models import Conversation, Tip
 from tipline.triage.access import StaffRequest, staff_view, tip_open
+from tipline.triage.forms import StaffForm
+from tipline.triage.views.opening import tip_back_after_change
 
 
-class ReplyForm(forms.Form):
+class ReplyForm(StaffForm):
     reply = forms.CharField(
         label=gettext_lazy("Reply to the source"),
         max_length=MAX_MESSAGE_CHARS,
@@ -61,7 +62,7 @@ def tip_reply(request: StaffRequest, reference: str) -> HttpResponse:
     form = ReplyForm(request.POST)
     if not form.is_valid() or not Conversation.objects.filter(tip=opened.tip).exists():
         messages.error(request, _("The reply was empty or too long; nothing was sent."))
-        return redirect("staff:tip", reference)
+        return tip_back_after_change(request, reference)
     try:
         reply_send(
             actor=actor_of(request.user),
@@ -73,7 +74,7 @@ def tip_reply(request: StaffRequest, reference: str) -> HttpResponse:
         messages.error(request, _("The conversation is closed; nothing was sent."))
     else:
         messages.success(request, _("Reply sent. The source reads it when they come back."))
-    return redirect("staff:tip", reference)
+    return tip_back_after_change(request, reference)
 
 
 @staff_view
@@ -82,7 +83,7 @@ def tip_reply_delete(request: StaffRequest, reference: str, message_id: int) -> 
     opened = tip_open(request, reference)
     if reply_delete(actor=actor_of(request.user), tip=opened.tip, message_id=message_id):
         messages.success(request, _("Reply deleted."))
-    return redirect("staff:tip", reference)
+    return tip_back_after_change(request, reference)
 
 
 @staff_view
@@ -91,7 +92,7 @@ def tip_conversation_close(request: StaffRequest, reference: str) -> HttpRespons
     opened = tip_open(request, reference)
     conversation_close(actor=actor_of(request.user), tip=opened.tip)
     messages.success(request, _("Conversation closed: the source can no longer write."))
-    return redirect("staff:tip", reference)
+    return tip_back_after_change(request, reference)
 
 
 urlpatterns = [

@@ -8,7 +8,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.urls import path
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
@@ -41,13 +41,13 @@ from tipline.triage.tips import (
     tip_assignee_set,
     tip_status_set,
     tip_tags_set,
-    tip_viewed_record,
 )
 from tipline.triage.views.conversation import conversation_context
+from tipline.triage.views.opening import tip_back_after_change, tip_opening_record
 
 
-def _back(opened: OpenTip) -> HttpResponse:
-    return redirect("staff:tip", opened.tip.reference)
+def _back(request: StaffRequest, opened: OpenTip) -> HttpResponse:
+    return tip_back_after_change(request, opened.tip.reference)
 
 
 def _forms(opened: OpenTip) -> dict:
@@ -68,7 +68,7 @@ def _forms(opened: OpenTip) -> dict:
 def tip_detail(request: StaffRequest, reference: str) -> HttpResponse:
     opened = tip_open(request, reference)
     page = tip_page_build(opened.tip, tip_key=opened.tip_key)
-    tip_viewed_record(tip=opened.tip, actor=actor_of(request.user))
+    tip_opening_record(request, opened.tip)
     context = {
         "tip": opened.tip,
         "page": page,
@@ -98,7 +98,7 @@ def _change(
         messages.success(request, done)
     elif refused:
         messages.error(request, refused)
-    return _back(opened)
+    return _back(request, opened)
 
 
 @staff_view
@@ -163,7 +163,7 @@ def tip_grant(request: StaffRequest, reference: str) -> HttpResponse:
     if not form.is_valid():
         # Not offered: already a reader, not an active editor, or taken away by an admin.
         messages.error(request, _("That account cannot be given access to this tip."))
-        return _back(opened)
+        return _back(request, opened)
     recipient = RecipientKey.objects.get(pk=form.cleaned_data["recipient"])
     try:
         tip_grant_add(
@@ -176,7 +176,7 @@ def tip_grant(request: StaffRequest, reference: str) -> HttpResponse:
         messages.error(request, _("That account cannot be given access to this tip."))
     else:
         messages.success(request, _("Access given."))
-    return _back(opened)
+    return _back(request, opened)
 
 
 @admin_view
@@ -191,7 +191,7 @@ def tip_revoke(request: StaffRequest, reference: str, recipient_id: int) -> Http
         messages.success(
             request, _("Access taken away. Nobody can give it back until an admin lifts this.")
         )
-    return _back(opened)
+    return _back(request, opened)
 
 
 @admin_view
@@ -206,7 +206,7 @@ def tip_revocation_lift_view(request: StaffRequest, reference: str, user_id: int
             _("%(name)s may be given access to this tip again; nobody has given it yet.")
             % {"name": user.get_username()},
         )
-    return _back(opened)
+    return _back(request, opened)
 
 
 @admin_view
