@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django import forms
 from django.contrib.auth import password_validation
@@ -11,6 +11,9 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from tipline.models import Tag, Tip
+
+if TYPE_CHECKING:
+    from django.utils.functional import _StrOrPromise as StrOrPromise
 
 FieldT = TypeVar("FieldT", bound=forms.Field)
 
@@ -36,7 +39,7 @@ class StaffForm(forms.Form):
 
 
 def chosen_password_check(
-    form: forms.Form, *, field: str, again_field: str, user: Any, differ_message: Promise | str
+    form: forms.Form, *, field: str, again_field: str, user: Any, differ_message: StrOrPromise
 ) -> None:
     """A password chosen by typing it twice: both typings agree (else the form's own
     error), and it passes the validators, whose errors go under ``field``. ``user``
