@@ -12,6 +12,7 @@ import pytest
 import segno
 from django.core.management import call_command
 from django.test import Client, override_settings
+from django.utils import translation
 
 from tipline.accounts.second_factor import totp_uri
 from tipline.crypto import Argon2Params
@@ -123,5 +124,8 @@ def test_the_issuer_follows_the_site_name_at_call_time() -> None:
         uri = totp_uri(user=user, secret=b"\x01" * 20)
     assert uri.startswith("otpauth://totp/Diario%20Norte%20tips%3Aana?")
     assert uri.endswith("&issuer=Diario%20Norte%20tips")
-    with override_settings(TIPLINE_SITE_NAME=""):
-        assert "issuer=Tip%20line" in totp_uri(user=user, secret=b"\x01" * 20)
+    # Unnamed: the name the pages' header shows, in the language of the page.
+    with override_settings(TIPLINE_SITE_NAME=""), translation.override("es"):
+        assert "issuer=Buz%C3%B3n%20seguro" in totp_uri(user=user, secret=b"\x01" * 20)
+    with override_settings(TIPLINE_SITE_NAME=""), translation.override("en"):
+        assert "issuer=Secure%20tip%20line" in totp_uri(user=user, secret=b"\x01" * 20)

@@ -33,6 +33,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
+from django.utils.translation import gettext
 from django_otp.oath import TOTP
 
 from tipline.crypto import CryptoError, open_secret, seal_secret
@@ -109,7 +110,6 @@ def totp_secret_new() -> bytes:
 
 
 # What the authenticator app names the entry when the newsroom has not named its tip line.
-DEFAULT_ISSUER = "Tip line"
 
 
 def authenticator_issuer() -> str:
@@ -117,9 +117,12 @@ def authenticator_issuer() -> str:
 
     Read here rather than from a setting computed once at start-up, so a
     changed ``TIPLINE_SITE_NAME`` (or a test's override) reaches the next
-    enrolment. A colon would split the URI's label, so none is kept.
+    enrolment; without one, the app names the entry as the pages' header does.
+    A colon would split the URI's label, so none is kept.
     """
-    return (settings.TIPLINE_SITE_NAME or DEFAULT_ISSUER).replace(":", "").strip()
+    # Unnamed, it is the name every page's header shows, in the page's language.
+    name = settings.TIPLINE_SITE_NAME or gettext("Secure tip line")
+    return name.replace(":", "").strip()
 
 
 def totp_uri(*, user: User, secret: bytes) -> str:
